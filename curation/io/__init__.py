@@ -1,0 +1,1 @@
+"""Readers (sources → document shards, bad records quarantined) and writers (sharded Parquet/JSONL)."""

@@ -1,0 +1,159 @@
+"""Mix balancing: sample the curated documents so domains (and sources inside a domain) reach their target
+shares of a token budget.
+
+Per source: `target = budget × domain share × source weight` (the weight is given in `mix.sources`, or the
+source's share of its domain's available tokens). A target below what is available is met by seeded random
+sampling (documents ranked by a hash of seed and id, taking the prefix closest to the target); a target above
+it by whole repeats (epochs) plus a sampled partial epoch, capped at `max_epochs`. If a cap forbids a target,
+the run fails with the numbers, or, with `allow_shortfall`, takes the cap and reports the achieved shares.
+`budget: max` picks the largest budget every target can meet within its cap.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from curation.splits import unit_hash
+from mixloom.errors import UserError
+from mixloom.sections.curate import Mix
+
+
+def _max_epochs(mix: Mix, source: str) -> float:
+    return mix.max_epochs.get(source, 4.0) if isinstance(mix.max_epochs, dict) else mix.max_epochs
+
+
+def _targets(avail: dict[str, float], domain_of: dict[str, str], mix: Mix) -> tuple[float, dict[str, float]]:
+    """Budget and per-source targets (in units), before caps."""
+    weights: dict[str, float] = {}
+    for dom in mix.shares:
+        srcs = [s for s in avail if domain_of[s] == dom]
+        given = (mix.sources or {}).get(dom)
+        dom_avail = sum(avail[s] for s in srcs)
+        for s in srcs:
+            weights[s] = given.get(s, 0.0) if given else (avail[s] / dom_avail if dom_avail else 0.0)
+    if mix.budget == "max":
+        limits = [
+            _max_epochs(mix, s) * avail[s] / (mix.shares[domain_of[s]] * weights[s])
+            for s in avail
+            if mix.shares[domain_of[s]] * weights[s] > 0
+        ]
+        budget = min(limits) if limits else 0.0
+    else:
+        budget = float(mix.budget)
+    return budget, {s: budget * mix.shares[domain_of[s]] * weights[s] for s in avail}
+
+
+def _take(units: np.ndarray, target: float) -> tuple[int, int]:
+    """(whole epochs, documents of the partial epoch) whose units come closest to `target`."""
+    total = float(units.sum())
+    if total <= 0 or target <= 0:
+        return 0, 0
+    full = int(target // total)
+    rest = target - full * total
+    cum = np.cumsum(units)
+    k = int(np.searchsorted(cum, rest))  # first prefix reaching `rest`
+    if k >= len(cum):
+        return full, len(cum)
+    below = cum[k - 1] if k > 0 else 0.0
+    n = k + 1 if (cum[k] - rest) <= (rest - below) else k
+    return full, n
+
+
+def plan_mix(docs: pl.DataFrame, mix: Mix, seed: int) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """docs: columns id, source, domain, tokens (all curated documents).
+
+    Returns the selection (id, copies) and a report with target vs achieved per domain and source.
+    """
+    unit = pl.col("tokens") if mix.unit == "tokens" else pl.lit(1, dtype=pl.Int64)
+    docs = docs.with_columns(unit.cast(pl.Float64).alias("_u"))
+    per_src = docs.group_by("source").agg(pl.col("_u").sum(), pl.col("domain").first()).sort("source")
+    avail = dict(zip(per_src["source"], per_src["_u"], strict=True))
+    domain_of = dict(zip(per_src["source"], per_src["domain"], strict=True))
+    for dom, share in mix.shares.items():
+        if share > 0 and not any(domain_of[s] == dom for s in avail):
+            raise UserError(
+                f"mix: domain '{dom}' has share {share:g} but no documents left after curation; "
+                "check its sources and the steps' rejects (mixloom stats)"
+            )
+    budget, target = _targets(avail, domain_of, mix)
+
+    short = {
+        s: t / avail[s]
+        for s, t in target.items()
+        if avail[s] and t > _max_epochs(mix, s) * avail[s] * (1 + 1e-9)
+    }
+    if short and not mix.allow_shortfall:
+        _, feasible = _targets(avail, domain_of, mix.model_copy(update={"budget": "max"}))
+        max_budget = sum(feasible.values())
+        lines = [
+            f"source '{s}' would need {e:.2f} epochs (max_epochs {_max_epochs(mix, s):g}, "
+            f"available {avail[s]:,.0f} {mix.unit})"
+            for s, e in sorted(short.items())
+        ]
+        raise UserError(
+            "mix: targets cannot be met within max_epochs:\n  "
+            + "\n  ".join(lines)
+            + f"\n  fix: lower mix.budget to at most {max_budget:,.0f} (or use budget: max), raise max_epochs, "
+            "or set allow_shortfall: true to accept lower shares"
+        )
+
+    selections = []
+    src_report = {}
+    for s in sorted(avail):
+        cap = _max_epochs(mix, s) * avail[s]
+        goal = min(target[s], cap)
+        sub = docs.filter(pl.col("source") == s).select("id", "_u")
+        order = np.argsort(np.asarray(unit_hash(seed, f"mix:{s}", sub["id"].to_list())), kind="stable")
+        sub = sub[order]
+        full, n = _take(sub["_u"].to_numpy(), goal)
+        copies = np.full(sub.height, full, dtype=np.int32)
+        copies[:n] += 1
+        sel = sub.with_columns(pl.Series("copies", copies)).filter(pl.col("copies") > 0)
+        achieved = float((sel["_u"] * sel["copies"]).sum()) if sel.height else 0.0
+        selections.append(sel.select("id", "copies"))
+        src_report[s] = {
+            "domain": domain_of[s],
+            "available": avail[s],
+            "target": target[s],
+            "achieved": achieved,
+            "epochs": achieved / avail[s] if avail[s] else 0.0,
+            "max_epochs": _max_epochs(mix, s),
+            "docs_selected": sel.height,
+            "docs_repeated": int((sel["copies"] > 1).sum()),
+        }
+    total = sum(r["achieved"] for r in src_report.values())
+    dom_report = {}
+    for dom, share in mix.shares.items():
+        got = sum(r["achieved"] for r in src_report.values() if r["domain"] == dom)
+        dom_report[dom] = {
+            "target_share": share,
+            "achieved_share": got / total if total else 0.0,
+            "target": budget * share,
+            "achieved": got,
+            "available": sum(avail[s] for s in avail if domain_of[s] == dom),
+        }
+    worst = max((abs(d["achieved_share"] - d["target_share"]) for d in dom_report.values()), default=0.0)
+    report = {
+        "unit": mix.unit,
+        "budget": budget,
+        "achieved_total": total,
+        "domains": dom_report,
+        "sources": src_report,
+        "max_share_error": worst,
+        "shortfall": sorted(short),
+        "within_tolerance": worst <= mix.tolerance + 1e-12,
+    }
+    if not report["within_tolerance"] and not mix.allow_shortfall:
+        raise UserError(
+            f"mix: achieved shares are off target by up to {100 * worst:.2f} points (tolerance "
+            f"{100 * mix.tolerance:.2f}); documents are too few or too large for this budget. "
+            "fix: raise mix.budget, raise mix.tolerance, or set allow_shortfall: true"
+        )
+    sel = pl.concat(selections) if selections else pl.DataFrame(schema={"id": pl.String, "copies": pl.Int32})
+    if math.isnan(total):
+        raise UserError("mix: token counts are missing")
+    return sel, report

@@ -1,0 +1,105 @@
+"""One pass over one shard: apply the previous global step's decisions, run the local steps, map the next
+global step. Each task writes its outputs atomically and a done marker last, so a killed run resumes here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from curation.io.writers import empty_rejects, to_rejects, write_parquet
+from curation.steps.base import REJECT
+from curation.tokens import count_expr
+from mixloom.manifest import write_json_atomic
+
+_STEP_CACHE: dict[str, list] = {}  # per worker process: steps (and their loaded models) reused across shards
+
+
+@dataclass(frozen=True)
+class PassJob:
+    shard: str
+    in_path: str
+    out_dir: str
+    key: str  # the pass's hash: identifies its steps
+    steps: tuple  # ((label, step), ...) local steps
+    apply: tuple | None  # (label, step or None, decisions path) from the previous global step
+    map_step: tuple | None  # (label, step) global step to map at the end
+    tokenizer: str
+
+
+def _split(df: pl.DataFrame, label: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    if REJECT not in df.columns:
+        return df, empty_rejects()
+    bad = df.filter(pl.col(REJECT).is_not_null())
+    return df.filter(pl.col(REJECT).is_null()).drop(REJECT), to_rejects(bad, label)
+
+
+def _stat(before: pl.DataFrame, after: pl.DataFrame, rej: pl.DataFrame, seconds: float) -> dict[str, Any]:
+    reasons = rej.group_by("reason").len().sort("reason").rows() if rej.height else []
+    return {
+        "docs_in": before.height,
+        "docs_out": after.height,
+        "tokens_in": int(before["tokens"].sum() or 0),
+        "tokens_out": int(after["tokens"].sum() or 0),
+        "seconds": round(seconds, 4),
+        "reasons": dict(reasons),
+    }
+
+
+def run_pass(job: PassJob) -> dict[str, Any]:
+    out = Path(job.out_dir)
+    done = out / f"{job.shard}.done.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    cached = _STEP_CACHE.setdefault(
+        job.key, [s for _, s in job.steps] + [job.map_step[1] if job.map_step else None]
+    )
+    df = pl.read_parquet(job.in_path)
+    stats: dict[str, dict[str, Any]] = {}
+    rejects: list[pl.DataFrame] = []
+
+    if job.apply is not None:
+        label, step, decisions = job.apply
+        t0 = time.perf_counter()
+        dec = pl.scan_parquet(decisions).filter(pl.col("id").is_in(df["id"].implode())).collect()
+        before = df
+        marked = df.join(dec, on="id", how="left")
+        if step is not None and hasattr(step, "apply"):
+            marked = step.apply(marked, Path(decisions))
+        kept, rej = _split(marked, label)
+        kept = kept.select(before.columns)  # decision columns (duplicate_of, ...) stay with the rejects
+        if step is not None and getattr(step, "modifies_text", False):
+            kept = kept.with_columns(count_expr(job.tokenizer).alias("tokens"))
+        stats[label] = _stat(before, kept, rej, time.perf_counter() - t0)
+        rejects.append(rej)
+        df = kept
+
+    for (label, _), step in zip(job.steps, cached, strict=False):
+        t0 = time.perf_counter()
+        before = df
+        res = step.process(df)
+        kept, rej = _split(res, label)
+        if step.modifies_text:
+            kept = kept.with_columns(count_expr(job.tokenizer).alias("tokens"))
+        stats[label] = _stat(before, kept, rej, time.perf_counter() - t0)
+        rejects.append(rej)
+        df = kept
+
+    write_parquet(df, out / f"{job.shard}.parquet")
+    if job.map_step is not None:
+        label, _ = job.map_step
+        t0 = time.perf_counter()
+        keys = cached[-1].map(df)
+        write_parquet(keys, out / f"{job.shard}.map.parquet")
+        stats[f"{label} (map)"] = {"seconds": round(time.perf_counter() - t0, 4)}
+    rej_all = pl.concat(rejects, how="vertical_relaxed") if rejects else None
+    if rej_all is not None and rej_all.height:
+        write_parquet(rej_all, out / f"{job.shard}.rejects.parquet")
+    result = {"shard": job.shard, "docs": df.height, "tokens": int(df["tokens"].sum() or 0), "steps": stats}
+    write_json_atomic(done, result)
+    return result

@@ -1,0 +1,166 @@
+"""Plan a curation run before any work: resolve files, check text fields, build and dry-run the steps.
+
+Every user mistake found here is a `RecipeError` naming the recipe, the key and the fix; nothing has been
+read or written yet when it is raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from curation.io.files import expand_paths, infer_format
+from curation.io.records import READERS
+from curation.steps.base import BASE_SCHEMA, REJECT, GlobalStep
+from curation.steps.registry import build_steps
+from curation.tokens import check_tokenizer
+from mixloom.errors import RecipeError
+from mixloom.recipe import Recipe
+
+PEEK_RECORDS = 100
+
+
+@dataclass
+class SourceFiles:
+    name: str
+    fmt: str
+    files: list[Path]
+
+
+@dataclass
+class Pass:
+    """Steps run together over each shard: apply the previous global step, local steps, map a global step."""
+
+    index: int
+    apply: tuple[str, Any] | None
+    steps: list[tuple[str, Any]]
+    map_step: tuple[str, Any] | None
+
+
+@dataclass
+class Plan:
+    recipe: Recipe
+    sources: list[SourceFiles]
+    steps: list[Any]
+    labels: list[str]
+    passes: list[Pass]
+    tokenizer: str
+
+
+def step_label(index: int, entry: dict[str, Any]) -> str:
+    ((name, params),) = entry.items()
+    if name == "dedup" and isinstance(params, dict):
+        return f"{index}:dedup.{params.get('method', 'exact')}"
+    return f"{index}:{name}"
+
+
+def _check_source_fields(recipe: Recipe, name: str, fmt: str, files: list[Path]) -> None:
+    """Fail early when the text (or id) field appears in none of the first records of a file."""
+    src = recipe.sources[name]
+    if fmt == "text":
+        return
+    for f in files:
+        fields: set[str] = set()
+        seen = 0
+        for rec in READERS[fmt](f, encoding=src.encoding):
+            if rec.data is not None:
+                seen += 1
+                fields.update(rec.data)
+            if seen >= PEEK_RECORDS:
+                break
+        if seen == 0:
+            continue  # empty or unreadable: quarantined at read time, with its reason
+        for key, field in (("text", src.text), ("id", src.id)):
+            if field and field not in fields:
+                shown = ", ".join(sorted(fields)[:20])
+                raise RecipeError(
+                    str(recipe.path),
+                    f"sources.{name}.{key}",
+                    f"field '{field}' is in none of the first {seen} records of {f}",
+                    f"set sources.{name}.{key} to one of: {shown}",
+                )
+
+
+def _make_passes(steps: list[Any], labels: list[str]) -> list[Pass]:
+    passes: list[Pass] = []
+    apply = None
+    cur: list[tuple[str, Any]] = []
+    for label, step in zip(labels, steps, strict=True):
+        if isinstance(step, GlobalStep) and not hasattr(step, "process"):
+            passes.append(Pass(len(passes), apply, cur, (label, step)))
+            apply, cur = (label, step), []
+        else:
+            cur.append((label, step))
+    if cur or apply is not None or not passes:
+        passes.append(Pass(len(passes), apply, cur, None))
+    return passes
+
+
+def dry_run(steps: list[Any], labels: list[str], recipe: Recipe) -> None:
+    """Run the step chain on an empty batch: catches SQL binder errors and unknown columns before work."""
+    df = pl.DataFrame(schema=BASE_SCHEMA)
+    for label, step in zip(labels, steps, strict=True):
+        where = f"steps.{label.split(':')[0]}.{label.split(':')[1].split('.')[0]}"
+        try:
+            if hasattr(step, "process"):
+                df = step.process(df)
+                df = df.drop(REJECT, strict=False)
+            else:
+                step.map(df)
+        except (ValueError, pl.exceptions.PolarsError) as e:
+            raise RecipeError(
+                str(recipe.path),
+                where,
+                str(e).splitlines()[0][:500],
+                "columns available here: " + ", ".join(df.columns),
+            ) from None
+
+
+def make_plan(recipe: Recipe, workdir: Path | None = None) -> Plan:
+    rpath = str(recipe.path)
+    if not recipe.sources:
+        raise RecipeError(rpath, "sources", "no sources: curation needs at least one", "see recipes/*.yaml")
+    sources = []
+    for name, src in recipe.sources.items():
+        files = expand_paths(src.path, recipe.root, src.format, rpath, f"sources.{name}.path")
+        fmt = src.format or infer_format(files[0])
+        if fmt is None:
+            raise RecipeError(
+                rpath,
+                f"sources.{name}.format",
+                f"cannot tell the format of {files[0]}",
+                "set format: jsonl | json | parquet | csv | text",
+            )
+        if src.split_on != "none" and fmt != "text":
+            raise RecipeError(rpath, f"sources.{name}.split_on", "split_on applies to format: text only")
+        _check_source_fields(recipe, name, fmt, files)
+        sources.append(SourceFiles(name, fmt, files))
+    try:
+        tokenizer = check_tokenizer(recipe.mix.tokenizer if recipe.mix else "approx", recipe.root)
+    except ValueError as e:
+        raise RecipeError(rpath, "mix.tokenizer", str(e)) from None
+    labels = [step_label(i, e) for i, e in enumerate(recipe.steps)]
+    steps = build_steps(recipe.steps, recipe.root, recipe.seed, rpath, workdir)
+    dry_run(steps, labels, recipe)
+    for name, src in recipe.sources.items():
+        for key, q in (("sql", src.sql), ("polars", src.polars)):
+            if q:
+                _check_prefilter(rpath, f"sources.{name}.{key}", key, q)
+    return Plan(recipe, sources, steps, labels, _make_passes(steps, labels), tokenizer)
+
+
+def _check_prefilter(rpath: str, where: str, kind: str, q: str) -> None:
+    try:
+        if kind == "sql":
+            from curation.steps.sql import check_syntax, where_to_query
+
+            check_syntax(where_to_query(q))
+        else:
+            from curation.steps.polars_expr import compile_expr
+
+            compile_expr(q)
+    except ValueError as e:
+        raise RecipeError(rpath, where, str(e)) from None

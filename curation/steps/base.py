@@ -1,0 +1,90 @@
+"""The step contract.
+
+A step gets a batch of documents as a Polars DataFrame (columns `id`, `source`, `domain`, `text`, `tokens`,
+`origin`, `meta`, plus score columns added by earlier steps) and returns the batch with its own score columns
+added and a reject decision in the column `REJECT` (null = keep, otherwise the reason). Scores are data: the
+decision is a cheap rule on them, so a later `sql` or `polars` step can filter on any score.
+
+Two shapes:
+- `LocalStep.process(df) -> df` sees one shard at a time.
+- `GlobalStep` needs the whole corpus (dedup): `map(df)` runs per shard and returns a small key table that the
+  engine writes to disk; `reduce(paths, workdir)` reads those tables and returns the decisions (columns `id`,
+  `REJECT` and any extra columns such as `duplicate_of`), written to disk; the next pass over each shard joins
+  them in. An executor can distribute the map tasks; `reduce` bounds its own memory (it gets paths, not data).
+
+Steps are built from their recipe entry by `build(params, ctx)` functions registered in `curation.steps.registry`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import polars as pl
+
+REJECT = "_reject"  # reason a document is rejected (null: kept)
+BASE_COLUMNS = ("id", "source", "domain", "text", "tokens", "origin", "meta")
+BASE_SCHEMA = {
+    "id": pl.String,
+    "source": pl.String,
+    "domain": pl.String,
+    "text": pl.String,
+    "tokens": pl.Int64,
+    "origin": pl.String,
+    "meta": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step may need besides its params: where the recipe lives, the seed, a scratch dir."""
+
+    root: Path  # recipe base_dir: relative paths in params resolve against it
+    seed: int = 0
+    index: int = 0  # position of the step in the recipe
+    workdir: Path | None = None  # scratch space for this step (global steps)
+
+    def resolve(self, p: str | Path) -> Path:
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+
+@runtime_checkable
+class LocalStep(Protocol):
+    name: str
+    modifies_text: bool
+
+    def process(self, df: pl.DataFrame) -> pl.DataFrame: ...
+
+
+@runtime_checkable
+class GlobalStep(Protocol):
+    name: str
+
+    def map(self, df: pl.DataFrame) -> pl.DataFrame: ...
+
+    def reduce(self, paths: list[Path], workdir: Path) -> pl.DataFrame: ...
+
+
+@dataclass
+class StepInfo:
+    """Registry entry: how to validate and build a step from its recipe entry."""
+
+    name: str
+    params: type  # pydantic model of the params (extra="forbid")
+    build: Any  # (params, StepContext) -> LocalStep | GlobalStep
+    doc: str = ""
+    shorthand: str | None = None  # field a bare scalar maps to, e.g. `sql: "SELECT ..."` -> query
+    params_for: Any = (
+        None  # optional (raw dict) -> params model, when the model depends on a key (dedup.method)
+    )
+
+
+def reject_where(df: pl.DataFrame, condition: pl.Expr, reason: pl.Expr | str) -> pl.DataFrame:
+    """Mark rows matching `condition` as rejected with `reason`, keeping an earlier reason if one is set."""
+    reason_expr = pl.lit(reason) if isinstance(reason, str) else reason
+    new = pl.when(condition).then(reason_expr).otherwise(pl.lit(None, dtype=pl.String))
+    if REJECT in df.columns:
+        new = pl.coalesce(pl.col(REJECT), new)
+    return df.with_columns(new.alias(REJECT))

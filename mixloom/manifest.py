@@ -1,0 +1,92 @@
+"""Manifests, checksums and stable hashes: the contract between stages and the key for caching."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import xxhash
+
+MANIFEST = "manifest.json"
+
+
+def stable_hash(obj: Any) -> str:
+    """Hash of a JSON-able object, independent of key order (used for recipe sections and cache keys)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def file_checksum(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Fast content checksum of a file (xxh3-128; inputs can be many GB)."""
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_entry(path: str | Path, checksum: bool = True) -> dict[str, Any]:
+    """A manifest entry for one file: path, size and checksum."""
+    p = Path(path)
+    entry: dict[str, Any] = {"path": str(p), "bytes": p.stat().st_size}
+    if checksum:
+        entry["xxh3_128"] = file_checksum(p)
+    return entry
+
+
+def code_version() -> str:
+    """mixloom version plus the git commit when run from a checkout (part of every cache key)."""
+    from mixloom import __version__
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        return f"{__version__}+{sha}" if sha else __version__
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+
+
+def package_versions(names: list[str]) -> dict[str, str]:
+    """Installed versions of the named distributions ('absent' when not installed)."""
+    out = {}
+    for n in names:
+        try:
+            out[n] = importlib.metadata.version(n)
+        except importlib.metadata.PackageNotFoundError:
+            out[n] = "absent"
+    return out
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON via a temp file and rename, so a crash never leaves a half-written file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    os.replace(tmp, p)
+
+
+def write_manifest(out_dir: str | Path, data: dict[str, Any]) -> Path:
+    path = Path(out_dir) / MANIFEST
+    write_json_atomic(path, data)
+    return path
+
+
+def read_manifest(out_dir: str | Path) -> dict[str, Any]:
+    from mixloom.errors import UserError
+
+    path = Path(out_dir) / MANIFEST
+    if not path.exists():
+        raise UserError(f"{path}: no manifest here; run the stage that writes this directory first")
+    return json.loads(path.read_text())

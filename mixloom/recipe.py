@@ -1,0 +1,112 @@
+"""The recipe: one YAML file that describes sources, curation steps, mix, splits, generation and training.
+
+`load_recipe` parses and validates the schema; errors name the recipe file, the key path and the fix.
+Relative paths in a recipe resolve against `base_dir`, itself relative to the recipe file
+(default: the recipe's own directory), so a recipe runs the same from any working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
+
+from mixloom.errors import RecipeError
+from mixloom.manifest import stable_hash
+from mixloom.sections.curate import Execution, Mix, Source, Strict, check_curation
+from mixloom.sections.generate import GenerateSection
+from mixloom.sections.train import TrainSection
+
+
+class Recipe(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    base_dir: str = "."
+    output: str | None = None
+    sources: dict[str, Source] = {}
+    steps: list[dict[str, Any]] = []
+    mix: Mix | None = None
+    splits: dict[str, float] = {"train": 1.0}
+    execution: Execution = Execution()
+    generate: GenerateSection | None = None
+    train: TrainSection | None = None
+
+    _path: Path = PrivateAttr(default=Path("recipe.yaml"))
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _curation(self) -> Recipe:
+        check_curation(self.sources, self.steps, self.mix, self.splits)
+        return self
+
+    # -- paths -------------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def root(self) -> Path:
+        return (self._path.parent / self.base_dir).resolve()
+
+    def resolve(self, p: str | Path) -> Path:
+        """A recipe path made absolute (relative paths are taken from `base_dir`)."""
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+    def output_dir(self, override: str | Path | None = None) -> Path:
+        if override is not None:
+            return Path(override).resolve()
+        return self.resolve(self.output or f"runs/{self.name}")
+
+    # -- hashing -----------------------------------------------------------------------------
+    def section(self, *keys: str) -> dict[str, Any]:
+        """The raw recipe values for these top-level keys (what a stage's cache key covers)."""
+        dumped = self.model_dump(mode="json")
+        return {k: dumped.get(k) for k in keys}
+
+    def hash(self, *keys: str) -> str:
+        return stable_hash(self.section(*keys) if keys else self.model_dump(mode="json"))
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(x) for x in loc) or "(top level)"
+
+
+def parse_recipe(data: Any, path: str | Path = "recipe.yaml") -> Recipe:
+    """Validate an already-parsed recipe mapping (used by tests and by `load_recipe`)."""
+    path = Path(path)
+    if not isinstance(data, dict):
+        raise RecipeError(str(path), "(top level)", "a recipe must be a YAML mapping", "see recipes/*.yaml")
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling; see recipes/*.yaml for the keys each section takes)"
+            elif err["type"] == "missing":
+                msg = "required key is missing"
+            lines.append(f"{path}: {_where(err['loc'])}: {msg}" if err["loc"] else f"{path}: {msg}")
+        raise RecipeError(str(path), "schema", f"{len(lines)} problem(s)\n  " + "\n  ".join(lines)) from None
+    recipe._path = path.resolve()
+    recipe._raw = data
+    return recipe
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file (schema only; `mixloom.validate` checks files, steps and SQL)."""
+    path = Path(path)
+    if not path.exists():
+        raise RecipeError(
+            str(path), "(file)", "recipe file not found", "check the path; recipes live in recipes/"
+        )
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
+        raise RecipeError(str(path), where, f"not valid YAML: {getattr(e, 'problem', e)}") from None
+    return parse_recipe(data, path)

@@ -1,0 +1,116 @@
+"""Recipe sections for the curation stage: sources, steps, mix, splits, execution."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+FORMATS = ("jsonl", "json", "parquet", "csv", "text")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Source(Strict):
+    """One input corpus: files (a path, glob or directory) that become documents of one domain."""
+
+    path: str | list[str]
+    format: Literal["jsonl", "json", "parquet", "csv", "text"] | None = None
+    text: str = "text"
+    id: str | None = None
+    domain: str
+    split_on: str = Field(
+        "none",
+        description="text format only: none (one doc per file), blank_line, line, or regex:PATTERN "
+        "(a new document starts at each line matching PATTERN)",
+    )
+    fields: list[str] | None = Field(None, description="extra fields to keep in `meta` (default: all)")
+    sql: str | None = Field(None, description="pre-filter on the raw records, DuckDB SQL over table `docs`")
+    polars: str | None = Field(None, description="pre-filter on the raw records, a Polars boolean expression")
+    max_doc_bytes: int = Field(2_000_000, gt=0, description="larger documents are quarantined")
+    encoding: str = "utf-8"
+
+    @field_validator("split_on")
+    @classmethod
+    def _split(cls, v: str) -> str:
+        if v in ("none", "blank_line", "line") or v.startswith("regex:"):
+            return v
+        raise ValueError("must be one of none, blank_line, line, regex:PATTERN")
+
+
+class Mix(Strict):
+    """Target shares per domain (and per source inside a domain), measured in tokens or documents."""
+
+    unit: Literal["tokens", "docs"] = "tokens"
+    tokenizer: str = Field("approx", description="'approx' (regex word/punct count) or a local tokenizer dir")
+    budget: int | Literal["max"] = "max"
+    shares: dict[str, float]
+    sources: dict[str, dict[str, float]] | None = None
+    max_epochs: float | dict[str, float] = 4.0
+    allow_shortfall: bool = False
+    tolerance: float = Field(0.01, ge=0, le=1, description="allowed |achieved - target| share")
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget(cls, v: Any) -> Any:
+        if isinstance(v, str) and v != "max":
+            try:
+                return int(v.replace("_", ""))
+            except ValueError:
+                raise ValueError("must be a positive integer or 'max'") from None
+        return v
+
+
+class Execution(Strict):
+    executor: Literal["local", "ray"] = "local"
+    workers: int = Field(1, ge=1)
+    shard_docs: int = Field(20_000, ge=1, description="documents per shard (bounds memory per task)")
+    shard_bytes: int = Field(64 << 20, ge=1, description="text bytes per shard")
+    output_format: Literal["parquet", "jsonl"] = "parquet"
+
+
+def _check_sum(name: str, weights: dict[str, float]) -> None:
+    total = sum(weights.values())
+    if abs(total - 1.0) > 1e-6:
+        parts = " + ".join(f"{k} {v:g}" for k, v in weights.items())
+        raise ValueError(f"{name} must sum to 1, got {parts} = {total:.6g}")
+    bad = [k for k, v in weights.items() if v < 0]
+    if bad:
+        raise ValueError(f"{name} must be >= 0 (negative: {', '.join(bad)})")
+
+
+def check_curation(
+    sources: dict[str, Source], steps: list[dict[str, Any]], mix: Mix | None, splits: dict[str, float]
+) -> None:
+    """Cross-field rules of the curation sections; each message starts with its key path."""
+    for i, s in enumerate(steps):
+        if not isinstance(s, dict) or len(s) != 1:
+            raise ValueError(f"steps.{i}: a step is a mapping with exactly one key (the step name)")
+    _check_sum("splits", splits)
+    if mix is None:
+        return
+    _check_sum("mix.shares", mix.shares)
+    domains = {s.domain for s in sources.values()}
+    missing = set(mix.shares) - domains
+    if missing:
+        raise ValueError(
+            f"mix.shares names domains no source has: {sorted(missing)}; source domains: {sorted(domains)}"
+        )
+    uncovered = domains - set(mix.shares)
+    if uncovered:
+        raise ValueError(f"mix.shares has no share for domains {sorted(uncovered)} (give 0 to drop them)")
+    for dom, inner in (mix.sources or {}).items():
+        _check_sum(f"mix.sources.{dom}", inner)
+        for src in inner:
+            if src not in sources:
+                raise ValueError(f"mix.sources.{dom} names unknown source '{src}'")
+            if sources[src].domain != dom:
+                raise ValueError(
+                    f"mix.sources.{dom}.{src}: source '{src}' belongs to domain '{sources[src].domain}'"
+                )
+    if isinstance(mix.max_epochs, dict):
+        unknown = set(mix.max_epochs) - set(sources)
+        if unknown:
+            raise ValueError(f"mix.max_epochs names unknown sources {sorted(unknown)}")
