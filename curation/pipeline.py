@@ -367,6 +367,14 @@ def _drop_duplicate_ids(shards: list[dict], dup_path: Path, read_dir: Path) -> l
         df = pl.read_parquet(s["path"]).with_row_index("_row")
         bad = df.filter(pl.col("_row").is_in(rows.implode())).drop("_row")
         write_parquet(df.filter(~pl.col("_row").is_in(rows.implode())).drop("_row"), Path(s["path"]))
-        rej = to_rejects(bad.with_columns(pl.lit("duplicate id").alias(REJECT)), "read")
+        # the repeat gets its positional id (source/file#record), so ids stay unique across kept and rejects
+        loc = pl.col("origin").str.extract(r"^(.*):(\d+)$", 1)
+        line = pl.col("origin").str.extract(r":(\d+)$", 1).str.zfill(7)
+        bad = bad.with_columns(
+            pl.col("id").alias("original_id"),
+            (pl.col("source") + "/" + loc + "#" + line).alias("id"),
+            pl.lit("duplicate id").alias(REJECT),
+        )
+        rej = to_rejects(bad, "read")
         write_parquet(rej, read_dir / f"{s['name']}.dupids.rejects.parquet")
     return shards

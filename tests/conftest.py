@@ -1,0 +1,42 @@
+"""Shared fixtures: paths to the data shipped in data/, recipe writing, and offline settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("MIXLOOM_QUIET", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED.exists():
+        pytest.skip(f"{SHARED} is absent (the larger shared data set); this check needs it")
+    return SHARED
+
+
+@pytest.fixture
+def write_recipe(tmp_path):
+    """write_recipe(dict) -> path of a recipe YAML in tmp_path (base_dir defaults to the project root)."""
+
+    def _write(data: dict, name: str = "recipe.yaml") -> Path:
+        data = {"name": "test", "base_dir": str(ROOT), **data}
+        p = tmp_path / name
+        p.write_text(yaml.safe_dump(data, sort_keys=False))
+        return p
+
+    return _write
