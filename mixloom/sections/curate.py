@@ -31,6 +31,7 @@ class Source(Strict):
     polars: str | None = Field(None, description="pre-filter on the raw records, a Polars boolean expression")
     max_doc_bytes: int = Field(2_000_000, gt=0, description="larger documents are quarantined")
     encoding: str = "utf-8"
+    licence: str | None = Field(None, description="licence of the source, for the data card")
 
     @field_validator("split_on")
     @classmethod

@@ -14,12 +14,26 @@ from mixloom.errors import UserError
 from mixloom.recipe import load_recipe
 
 SOURCES = {
-    "fiqa": {"path": "data/finance/fiqa_posts.json", "format": "json", "text": "sentence", "id": "_key",
-             "domain": "financial"},
-    "headlines": {"path": "data/finance/semeval2017_task5_headlines.json", "format": "json", "text": "title",
-                  "id": "id", "domain": "financial"},
-    "wiki": {"path": "data/wikitext2/wiki_valid_sample.txt", "format": "text", "split_on": "blank_line",
-             "domain": "general"},
+    "fiqa": {
+        "path": "data/finance/fiqa_posts.json",
+        "format": "json",
+        "text": "sentence",
+        "id": "_key",
+        "domain": "financial",
+    },
+    "headlines": {
+        "path": "data/finance/semeval2017_task5_headlines.json",
+        "format": "json",
+        "text": "title",
+        "id": "id",
+        "domain": "financial",
+    },
+    "wiki": {
+        "path": "data/wikitext2/wiki_valid_sample.txt",
+        "format": "text",
+        "split_on": "blank_line",
+        "domain": "general",
+    },
 }
 STEPS = [
     {"normalize": {}},
@@ -33,22 +47,36 @@ MIX = {"budget": "max", "shares": {"financial": 0.5127, "general": 0.4873}, "max
 
 def _bad_file(tmp_path: Path) -> Path:
     p = tmp_path / "messy.jsonl"
-    p.write_bytes(b'{"text": "Revenue grew 4% in the quarter, the company said."}\n{"text": oops}\n'
-                  b'{"title": "no text"}\n{"text": "\xff\xfe"}\n'
-                  b'{"text": "Revenue grew 4% in the quarter, the company said."}\n')
+    p.write_bytes(
+        b'{"text": "Revenue grew 4% in the quarter, the company said."}\n{"text": oops}\n'
+        b'{"title": "no text"}\n{"text": "\xff\xfe"}\n'
+        b'{"text": "Revenue grew 4% in the quarter, the company said."}\n'
+    )
     return p
 
 
 @pytest.fixture
 def recipe_data(tmp_path):
-    sources = {**SOURCES, "messy": {"path": str(_bad_file(tmp_path)), "format": "jsonl", "domain": "financial"}}
-    return {"sources": sources, "steps": STEPS, "mix": MIX, "splits": {"train": 0.9, "validation": 0.05, "test": 0.05},
-            "execution": {"shard_docs": 400}, "seed": 7}
+    sources = {
+        **SOURCES,
+        "messy": {"path": str(_bad_file(tmp_path)), "format": "jsonl", "domain": "financial"},
+    }
+    return {
+        "sources": sources,
+        "steps": STEPS,
+        "mix": MIX,
+        "splits": {"train": 0.9, "validation": 0.05, "test": 0.05},
+        "execution": {"shard_docs": 400},
+        "seed": 7,
+    }
 
 
 def _digest(out: Path) -> dict[str, str]:
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*.parquet")) if "_work" not in p.parts}
+    return {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*.parquet"))
+        if "_work" not in p.parts
+    }
 
 
 def _all_input_ids(m) -> int:
@@ -76,11 +104,16 @@ def test_every_document_is_accounted_for_exactly_once(write_recipe, recipe_data,
     messy = rej.filter(pl.col("source") == "messy").sort("origin")
     messy = messy.with_columns(pl.col("origin").str.replace(r"^.*/", ""))
     assert messy.select("origin", "reason").rows() == [
-        ("messy.jsonl:2", "malformed JSON"), ("messy.jsonl:3", "missing text field 'text'"),
-        ("messy.jsonl:4", "invalid utf-8"), ("messy.jsonl:5", "exact_duplicate")]
+        ("messy.jsonl:2", "malformed JSON"),
+        ("messy.jsonl:3", "missing text field 'text'"),
+        ("messy.jsonl:4", "invalid utf-8"),
+        ("messy.jsonl:5", "exact_duplicate"),
+    ]
     dup = rej.filter(pl.col("source") == "messy", pl.col("reason") == "exact_duplicate")
-    assert json.loads(dup["details"][0])["duplicate_of"] == \
-        "messy/" + recipe_data["sources"]["messy"]["path"] + "#0000001"
+    assert (
+        json.loads(dup["details"][0])["duplicate_of"]
+        == "messy/" + recipe_data["sources"]["messy"]["path"] + "#0000001"
+    )
     assert m["read"]["reasons"]["duplicate id"] == 3  # real: the headlines file repeats three ids
 
 
@@ -105,7 +138,11 @@ def test_mix_hits_target_shares_and_records_repeats(write_recipe, recipe_data, t
     for dom, r in m["mix"]["domains"].items():
         assert abs(r["achieved_share"] - r["target_share"]) <= 0.01, dom
     mixed = pl.read_parquet(tmp_path / "run" / "mix")
-    share = mixed.group_by("domain").agg(pl.col("tokens").sum()).with_columns(pl.col("tokens") / pl.col("tokens").sum())
+    share = (
+        mixed.group_by("domain")
+        .agg(pl.col("tokens").sum())
+        .with_columns(pl.col("tokens") / pl.col("tokens").sum())
+    )
     got = dict(share.rows())
     assert abs(got["financial"] - 0.5127) <= 0.01
     assert mixed.filter(pl.col("domain") == "financial")["epoch"].max() == 3  # financial is upsampled 4x
@@ -120,8 +157,10 @@ def test_mix_that_caps_forbid_fails_with_numbers(write_recipe, recipe_data, tmp_
     with pytest.raises(UserError, match=r"would need [\d.]+ epochs.*max_epochs 4") as e:
         curate(load_recipe(write_recipe(data)), out=tmp_path / "run")
     assert "allow_shortfall" in str(e.value)
-    m = curate(load_recipe(write_recipe({**data, "mix": {**data["mix"], "allow_shortfall": True}})),
-               out=tmp_path / "run2")
+    m = curate(
+        load_recipe(write_recipe({**data, "mix": {**data["mix"], "allow_shortfall": True}})),
+        out=tmp_path / "run2",
+    )
     assert set(m["mix"]["shortfall"]) >= {"fiqa", "headlines"}
     assert m["mix"]["domains"]["financial"]["achieved_share"] < 0.5127
 

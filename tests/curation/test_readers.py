@@ -13,17 +13,37 @@ from curation.io.readers import ReadTask, read_file
 
 
 def _task(path, tmp_path, fmt="jsonl", **kw) -> ReadTask:
-    base = dict(source="s", domain="d", path=str(path), rel=path.name, fmt=fmt, text_field="text", id_field=None,
-                split_on="none", fields=None, sql=None, polars=None, max_doc_bytes=10_000, encoding="utf-8",
-                shard_docs=1000, shard_bytes=1 << 30, tokenizer="approx", out_dir=str(tmp_path / "out"),
-                stem="s-00000")
+    base = dict(
+        source="s",
+        domain="d",
+        path=str(path),
+        rel=path.name,
+        fmt=fmt,
+        text_field="text",
+        id_field=None,
+        split_on="none",
+        fields=None,
+        sql=None,
+        polars=None,
+        max_doc_bytes=10_000,
+        encoding="utf-8",
+        shard_docs=1000,
+        shard_bytes=1 << 30,
+        tokenizer="approx",
+        out_dir=str(tmp_path / "out"),
+        stem="s-00000",
+    )
     return ReadTask(**{**base, **kw})
 
 
 def _read(task):
     res = read_file(task)
     out = task.out_dir
-    docs = pl.concat([pl.read_parquet(f"{out}/{s['name']}.parquet") for s in res["shards"]]) if res["shards"] else None
+    docs = (
+        pl.concat([pl.read_parquet(f"{out}/{s['name']}.parquet") for s in res["shards"]])
+        if res["shards"]
+        else None
+    )
     rej = pl.read_parquet(f"{out}/{task.stem}.rejects.parquet")
     return res, docs, rej
 
@@ -35,7 +55,9 @@ LINES = [{"text": "The Bank of England held rates.", "n": 1}, {"text": "Shares o
 def test_jsonl_plain_and_compressed(tmp_path, suffix):
     raw = "".join(json.dumps(r) + "\n" for r in LINES).encode()
     p = tmp_path / f"a.jsonl{suffix}"
-    p.write_bytes(gzip.compress(raw) if suffix == ".gz" else zstandard.compress(raw) if suffix == ".zst" else raw)
+    p.write_bytes(
+        gzip.compress(raw) if suffix == ".gz" else zstandard.compress(raw) if suffix == ".zst" else raw
+    )
     res, docs, rej = _read(_task(p, tmp_path))
     assert docs["text"].to_list() == [r["text"] for r in LINES]
     assert docs["origin"].to_list() == [f"{p.name}:1", f"{p.name}:2"]
@@ -53,8 +75,10 @@ def test_bad_jsonl_records_are_quarantined_with_line_and_reason(tmp_path):
         b'{"body": "no text field"}\n'
         b'{"text": 42}\n'
         b'{"text": "   "}\n'
-        b'[1, 2]\n'
-        + b'{"text": "' + b"x" * 20_000 + b'"}\n'  # too large
+        b"[1, 2]\n"
+        + b'{"text": "'
+        + b"x" * 20_000
+        + b'"}\n'  # too large
         + b'{"text": "good two"}\n'
     )
     res, docs, rej = _read(_task(p, tmp_path))
@@ -69,7 +93,9 @@ def test_bad_jsonl_records_are_quarantined_with_line_and_reason(tmp_path):
         "bad.jsonl:7": "JSON line is not an object",
         "bad.jsonl:8": "document too large",
     }
-    assert json.loads(rej.filter(pl.col("origin") == "bad.jsonl:8")["details"][0])["detail"].startswith("20000 bytes > max_doc_bytes=10000")
+    assert json.loads(rej.filter(pl.col("origin") == "bad.jsonl:8")["details"][0])["detail"].startswith(
+        "20000 bytes > max_doc_bytes=10000"
+    )
     assert res["records"] == 9 and res["docs"] + res["rejected"] == res["records"]
     assert rej["step"].unique().to_list() == ["read"]
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from mixloom.errors import RecipeError, UserError
+from mixloom.errors import RecipeError
 from mixloom.recipe import load_recipe
 from mixloom.validate import validate
 
-FIQA = {"path": "data/finance/fiqa_posts.json", "format": "json", "text": "sentence", "id": "_key",
-        "domain": "financial"}
-WIKI = {"path": "data/wikitext2/wiki_valid_sample.txt", "format": "text", "split_on": "blank_line",
-        "domain": "general"}
+FIQA = {
+    "path": "data/finance/fiqa_posts.json",
+    "format": "json",
+    "text": "sentence",
+    "id": "_key",
+    "domain": "financial",
+}
+WIKI = {
+    "path": "data/wikitext2/wiki_valid_sample.txt",
+    "format": "text",
+    "split_on": "blank_line",
+    "domain": "general",
+}
 
 
 def _err(write_recipe, data) -> str:
@@ -26,8 +33,16 @@ def _err(write_recipe, data) -> str:
 
 
 def test_valid_recipe_passes(write_recipe):
-    recipe, summary = validate(str(write_recipe({"sources": {"fiqa": FIQA, "wiki": WIKI},
-                                                 "steps": [{"normalize": {}}, {"dedup": {"method": "exact"}}]})))
+    recipe, summary = validate(
+        str(
+            write_recipe(
+                {
+                    "sources": {"fiqa": FIQA, "wiki": WIKI},
+                    "steps": [{"normalize": {}}, {"dedup": {"method": "exact"}}],
+                }
+            )
+        )
+    )
     assert summary["sources"] == {"fiqa": 1, "wiki": 1}
     assert summary["steps"] == ["0:normalize", "1:dedup.exact"]
 
@@ -38,8 +53,10 @@ def test_unknown_key_names_its_path(write_recipe):
 
 
 def test_shares_must_sum_to_one_with_numbers(write_recipe):
-    msg = _err(write_recipe, {"sources": {"fiqa": FIQA, "wiki": WIKI},
-                              "mix": {"shares": {"financial": 0.6, "general": 0.5}}})
+    msg = _err(
+        write_recipe,
+        {"sources": {"fiqa": FIQA, "wiki": WIKI}, "mix": {"shares": {"financial": 0.6, "general": 0.5}}},
+    )
     assert "mix.shares" in msg and "0.6" in msg and "0.5" in msg and "1.1" in msg
 
 
@@ -74,12 +91,16 @@ def test_bad_sql_is_caught_by_duckdb_parser(write_recipe):
 
 
 def test_sql_unknown_column_caught_before_work(write_recipe):
-    msg = _err(write_recipe, {"sources": {"fiqa": FIQA}, "steps": [{"sql": "SELECT * FROM docs WHERE nchars > 3"}]})
+    msg = _err(
+        write_recipe, {"sources": {"fiqa": FIQA}, "steps": [{"sql": "SELECT * FROM docs WHERE nchars > 3"}]}
+    )
     assert "steps.0.sql" in msg and "nchars" in msg and "columns available" in msg
 
 
 def test_bad_polars_expression(write_recipe):
-    msg = _err(write_recipe, {"sources": {"fiqa": FIQA}, "steps": [{"polars": {"filter": "pl.col('text').len(("}}]})
+    msg = _err(
+        write_recipe, {"sources": {"fiqa": FIQA}, "steps": [{"polars": {"filter": "pl.col('text').len(("}}]}
+    )
     assert "steps.0.polars" in msg and "Polars expression" in msg
 
 
@@ -89,8 +110,7 @@ def test_text_field_missing_in_every_record(write_recipe):
 
 
 def test_mix_domain_without_source(write_recipe):
-    msg = _err(write_recipe, {"sources": {"fiqa": FIQA},
-                              "mix": {"shares": {"financial": 0.5, "legal": 0.5}}})
+    msg = _err(write_recipe, {"sources": {"fiqa": FIQA}, "mix": {"shares": {"financial": 0.5, "legal": 0.5}}})
     assert "legal" in msg
 
 
@@ -109,5 +129,3 @@ def test_cli_prints_user_error_without_traceback(write_recipe, capsys):
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "missing.json" in err and "Traceback" not in err
-
-

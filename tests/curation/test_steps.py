@@ -13,19 +13,40 @@ from curation.steps.registry import build_steps
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory, ) -> pl.DataFrame:
+def docs(
+    tmp_path_factory,
+) -> pl.DataFrame:
     """Real documents: 675 FiQA posts and WikiText-2 paragraphs, as the reader makes them."""
     from tests.conftest import DATA
 
     out = tmp_path_factory.mktemp("docs")
     frames = []
-    for i, (path, fmt, field, split, dom) in enumerate([
-        (DATA / "finance/fiqa_posts.json", "json", "sentence", "none", "financial"),
-        (DATA / "wikitext2/wiki_valid_sample.txt", "text", "text", "blank_line", "general"),
-    ]):
-        t = ReadTask(source=dom, domain=dom, path=str(path), rel=path.name, fmt=fmt, text_field=field, id_field=None,
-                     split_on=split, fields=None, sql=None, polars=None, max_doc_bytes=1 << 20, encoding="utf-8",
-                     shard_docs=100_000, shard_bytes=1 << 30, tokenizer="approx", out_dir=str(out), stem=f"x{i}")
+    for i, (path, fmt, field, split, dom) in enumerate(
+        [
+            (DATA / "finance/fiqa_posts.json", "json", "sentence", "none", "financial"),
+            (DATA / "wikitext2/wiki_valid_sample.txt", "text", "text", "blank_line", "general"),
+        ]
+    ):
+        t = ReadTask(
+            source=dom,
+            domain=dom,
+            path=str(path),
+            rel=path.name,
+            fmt=fmt,
+            text_field=field,
+            id_field=None,
+            split_on=split,
+            fields=None,
+            sql=None,
+            polars=None,
+            max_doc_bytes=1 << 20,
+            encoding="utf-8",
+            shard_docs=100_000,
+            shard_bytes=1 << 30,
+            tokenizer="approx",
+            out_dir=str(out),
+            stem=f"x{i}",
+        )
         res = read_file(t)
         frames += [pl.read_parquet(out / f"{s['name']}.parquet") for s in res["shards"]]
     return pl.concat(frames)
@@ -38,8 +59,13 @@ def _step(entry, tmp_path=None):
 
 
 def test_normalize_nfkc_controls_whitespace():
-    df = pl.DataFrame({"id": ["a", "b", "c"], "text": ["ﬁnance\u00a0\u00a0report\x07", "  a\r\n\n\n\nb  ", " \x00 "],
-                       "tokens": [1, 1, 1]})
+    df = pl.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "text": ["ﬁnance\u00a0\u00a0report\x07", "  a\r\n\n\n\nb  ", " \x00 "],
+            "tokens": [1, 1, 1],
+        }
+    )
     out = _step({"normalize": {}}).process(df)
     assert out["text"].to_list() == ["finance report", "a\n\nb", ""]
     assert out["norm_changed"].to_list() == [True, True, True]
@@ -53,7 +79,9 @@ def test_normalize_fixes_mojibake_when_asked():
 
 
 def test_sql_filters_and_derives_columns_on_real_text(docs):
-    out = _step({"sql": "SELECT *, length(text) AS chars FROM docs WHERE domain = 'financial' AND length(text) >= 60"}).process(docs)
+    out = _step(
+        {"sql": "SELECT *, length(text) AS chars FROM docs WHERE domain = 'financial' AND length(text) >= 60"}
+    ).process(docs)
     kept = out.filter(pl.col(REJECT).is_null())
     assert kept.height > 100 and (kept["chars"] >= 60).all() and (kept["domain"] == "financial").all()
     assert kept["chars"].to_list() == kept["text"].str.len_chars().to_list()
@@ -74,8 +102,15 @@ def test_sql_without_id_is_a_clear_error(docs):
 
 
 def test_polars_filter_and_columns(docs):
-    out = _step({"polars": {"with_columns": {"n_tickers": "pl.col('text').str.count_matches(r'\\$[A-Za-z]+')"},
-                            "filter": "pl.col('n_tickers') > 0", "reason": "no ticker"}}).process(docs)
+    out = _step(
+        {
+            "polars": {
+                "with_columns": {"n_tickers": "pl.col('text').str.count_matches(r'\\$[A-Za-z]+')"},
+                "filter": "pl.col('n_tickers') > 0",
+                "reason": "no ticker",
+            }
+        }
+    ).process(docs)
     kept = out.filter(pl.col(REJECT).is_null())
     assert kept.height > 300 and (kept["domain"] == "financial").all()
     assert set(out[REJECT].drop_nulls()) == {"no ticker"}
@@ -84,11 +119,18 @@ def test_polars_filter_and_columns(docs):
 def test_language_keeps_english_rejects_others(docs):
     step = _step({"language": {"keep": ["en"], "min_score": 0.5}})
     wiki = docs.filter(pl.col("domain") == "general", pl.col("tokens") > 40).head(30)
-    foreign = pl.DataFrame({
-        "id": ["de", "fr"], "source": ["x", "x"], "domain": ["x", "x"], "tokens": [10, 10],
-        "text": ["Die Europäische Zentralbank hat die Leitzinsen heute erneut angehoben, um die Inflation zu bekämpfen.",
-                 "La Banque centrale européenne a relevé ses taux directeurs afin de lutter contre l'inflation."],
-    })
+    foreign = pl.DataFrame(
+        {
+            "id": ["de", "fr"],
+            "source": ["x", "x"],
+            "domain": ["x", "x"],
+            "tokens": [10, 10],
+            "text": [
+                "Die Europäische Zentralbank hat die Leitzinsen heute erneut angehoben, um die Inflation zu bekämpfen.",
+                "La Banque centrale européenne a relevé ses taux directeurs afin de lutter contre l'inflation.",
+            ],
+        }
+    )
     out = step.process(pl.concat([wiki.select(foreign.columns), foreign]))
     assert out.filter(pl.col("id").is_in(["de", "fr"]))[REJECT].to_list() == ["language:de", "language:fr"]
     assert out.head(30)[REJECT].null_count() >= 29 and (out.head(30)["lang"] == "en").sum() >= 29
@@ -97,16 +139,23 @@ def test_language_keeps_english_rejects_others(docs):
 def test_apply_to_limits_a_step_to_a_domain(docs):
     step = _step({"sql": {"query": "tokens > 1000000", "apply_to": {"domains": ["general"]}}})
     out = step.process(docs)
-    assert out.filter(pl.col("domain") == "financial")[REJECT].null_count() == (docs["domain"] == "financial").sum()
-    assert out.filter(pl.col("domain") == "general")[REJECT].drop_nulls().len() == (docs["domain"] == "general").sum()
+    assert (
+        out.filter(pl.col("domain") == "financial")[REJECT].null_count()
+        == (docs["domain"] == "financial").sum()
+    )
+    assert (
+        out.filter(pl.col("domain") == "general")[REJECT].drop_nulls().len()
+        == (docs["domain"] == "general").sum()
+    )
     assert out["id"].to_list() == docs["id"].to_list()
 
 
 def test_exact_dedup_map_reduce_keeps_smallest_id(tmp_path, docs):
     step = _step({"dedup": {"method": "exact"}})
     base = docs.head(50)
-    copies = base.head(5).with_columns(("zz-" + pl.col("id")).alias("id"),
-                                       (pl.col("text").str.to_uppercase() + "  ").alias("text"))
+    copies = base.head(5).with_columns(
+        ("zz-" + pl.col("id")).alias("id"), (pl.col("text").str.to_uppercase() + "  ").alias("text")
+    )
     shards = [base.head(25), pl.concat([base.tail(25), copies])]
     paths = []
     for i, s in enumerate(shards):

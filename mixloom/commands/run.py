@@ -1,0 +1,65 @@
+"""`mixloom run`, `mixloom report`, `mixloom trace`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mixloom.progress import console, stdout
+
+
+def run_cmd(
+    recipe: Annotated[Path, typer.Argument(help="recipe YAML")],
+    out: Annotated[Path | None, typer.Option(help="run directory (default: the recipe's output)")] = None,
+    force: Annotated[bool, typer.Option(help="rerun every stage even if its inputs are unchanged")] = False,
+    only: Annotated[list[str] | None, typer.Option(help="run only these stages (repeatable)")] = None,
+) -> None:
+    """Run a whole recipe: curate → generate → train → eval, then write the report and the data card."""
+    from mixloom.orchestrator import run_recipe
+    from mixloom.validate import validate
+
+    r, _ = validate(str(recipe))
+    summary = run_recipe(r, out=out, force=force, only=only)
+    for stage, what in summary.items():
+        console.print(f"  {stage}: {what}", highlight=False)
+
+
+def report_cmd(
+    run: Annotated[Path, typer.Argument(help="a run directory")],
+    out: Annotated[Path | None, typer.Option(help="where to write (default: RUN/report)")] = None,
+) -> None:
+    """Write RUN/report/index.html (self-contained) and its figures as PNG files."""
+    from mixloom.report import build_report
+
+    stdout.print(str(build_report(run, out)))
+
+
+def trace_cmd(
+    run: Annotated[Path, typer.Argument(help="a run directory")],
+    record_id: Annotated[str, typer.Argument(help="a document id or a generated sample id")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show where a record came from and what each step did to it."""
+    from mixloom.trace import trace
+
+    t = trace(run, record_id)
+    if as_json:
+        stdout.print_json(json.dumps(t, default=str))
+        return
+    stdout.print(f"[bold]{t['id']}[/] ({t['kind']})", highlight=False)
+    for k, v in t.items():
+        if k in ("id", "kind", "path"):
+            continue
+        stdout.print(f"  {k}: {v}", highlight=False)
+    for hop in t.get("path", []):
+        mark = "[green]kept[/]" if hop["result"] == "kept" else "[red]rejected[/]"
+        stdout.print(f"  → {hop['step']}: {mark}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_cmd)
+    app.command("report")(report_cmd)
+    app.command("trace")(trace_cmd)

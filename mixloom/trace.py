@@ -1,0 +1,101 @@
+"""`mixloom trace DIR ID`: where one record came from and what happened to it, read from a run's files.
+
+Reads only Parquet and manifests, so it works on any run directory without loading a stage. A curated
+document is traced from its source file and line through each step (kept, or rejected where and why, with
+the step's scores and, for duplicates, the document it duplicates) into the mix and its split. A generated
+sample is traced back to its seed problem and the file it came from.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from mixloom.errors import UserError
+
+
+def _find(paths: list[Path], doc_id: str, columns: list[str] | None = None) -> pl.DataFrame:
+    if not paths:
+        return pl.DataFrame()
+    lf = pl.concat([pl.scan_parquet(str(p)) for p in paths], how="diagonal_relaxed")
+    df = lf.filter(pl.col("id") == doc_id).collect()
+    return df.select([c for c in columns if c in df.columns]) if columns else df
+
+
+def trace_document(run: Path, doc_id: str) -> dict[str, Any]:
+    """The path of a curation document: origin → steps → kept/rejected → mix copies and split."""
+    manifest = json.loads((run / "manifest.json").read_text()) if (run / "manifest.json").exists() else {}
+    steps = [row["step"] for row in manifest.get("steps", [])]
+    kept = _find(sorted((run / "curated").glob("*.parquet")), doc_id)
+    rejected = _find(sorted((run / "rejects").glob("*.parquet")), doc_id)
+    if kept.is_empty() and rejected.is_empty():
+        return {}
+    out: dict[str, Any] = {"id": doc_id, "kind": "document"}
+    if not kept.is_empty():
+        row = kept.row(0, named=True)
+        out |= {"source": row["source"], "domain": row["domain"], "origin": row["origin"], "status": "kept"}
+        out["path"] = [{"step": "read", "result": "kept"}] + [{"step": s, "result": "kept"} for s in steps]
+        base = {"id", "source", "domain", "text", "tokens", "origin", "meta"}
+        out["scores"] = {k: v for k, v in row.items() if k not in base}
+        out["text"] = row["text"][:300]
+        mixed = _find(sorted((run / "mix").rglob("*.parquet")), doc_id, ["epoch", "split"])
+        out["mix"] = {"copies": mixed.height, "split": mixed["split"][0] if mixed.height else None}
+    else:
+        row = rejected.row(0, named=True)
+        details = json.loads(row["details"]) if row.get("details") else {}
+        out |= {
+            "source": row["source"],
+            "domain": row["domain"],
+            "origin": row["origin"],
+            "status": "rejected",
+            "rejected_by": row["step"],
+            "reason": row["reason"],
+            "details": details,
+            "text": (row["text"] or "")[:300],
+        }
+        path = [{"step": "read", "result": "rejected" if row["step"] == "read" else "kept"}]
+        for s in steps:
+            if path[-1]["result"] == "rejected":
+                break
+            path.append({"step": s, "result": "rejected" if s == row["step"] else "kept"})
+        out["path"] = path
+        if details.get("duplicate_of"):
+            out["duplicate_of"] = details["duplicate_of"]
+    return out
+
+
+def trace_generated(run: Path, sample_id: str) -> dict[str, Any]:
+    """A generated sample → its seed problem, verdict and generation settings."""
+    samples = sorted((run / "generate").rglob("*.parquet"))
+    for p in samples:
+        df = pl.scan_parquet(str(p))
+        cols = df.collect_schema().names()
+        key = next((k for k in ("sample_id", "id") if k in cols), None)
+        if key is None:
+            continue
+        hit = df.filter(pl.col(key) == sample_id).collect()
+        if hit.height:
+            row = hit.row(0, named=True)
+            return {
+                "id": sample_id,
+                "kind": "generated",
+                "file": str(p.relative_to(run)),
+                **{k: v for k, v in row.items() if k != key},
+            }
+    return {}
+
+
+def trace(run: Path, record_id: str) -> dict[str, Any]:
+    run = Path(run)
+    if not run.exists():
+        raise UserError(f"{run}: no such run directory")
+    found = trace_document(run, record_id) or trace_generated(run, record_id)
+    if not found:
+        raise UserError(
+            f"{run}: no record with id '{record_id}' in curated/, rejects/ or generate/ "
+            "(ids look like 'fiqa/14860' or 'wiki/data/…/file.txt#0000012')"
+        )
+    return found
