@@ -194,3 +194,48 @@ def test_rerun_reuses_finished_work_and_resumes(write_recipe, recipe_data, tmp_p
     curate(recipe, out=out)
     assert _digest(out) == first
     assert marker.stat().st_mtime_ns == stamp  # finished shards were not redone
+
+
+def test_named_tokenizer_counts_tokens_and_is_stated(write_recipe, recipe_data, tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    texts = (
+        (Path(__file__).resolve().parents[2] / "data/wikitext2/wiki_valid_sample.txt")
+        .read_text()
+        .splitlines()
+    )
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=500, special_tokens=["[UNK]"]))
+    tok.save(str(tmp_path / "tokenizer.json"))
+    data = {**recipe_data, "mix": {**MIX, "tokenizer": str(tmp_path)}}
+    m = curate(load_recipe(write_recipe(data)), out=tmp_path / "run")
+    assert m["tokenizer"] == f"tokenizer at {tmp_path}"
+    kept = pl.read_parquet(tmp_path / "run" / "curated").head(50)
+    assert kept["tokens"].to_list() == [len(e.ids) for e in tok.encode_batch(kept["text"].to_list())]
+    for r in m["mix"]["domains"].values():
+        assert abs(r["achieved_share"] - r["target_share"]) <= 0.01
+
+
+def test_stats_cli_and_jsonl_output(write_recipe, recipe_data, tmp_path, capsys):
+    from mixloom.cli import main
+
+    data = {**recipe_data, "execution": {**recipe_data["execution"], "output_format": "jsonl"}}
+    out = tmp_path / "run"
+    assert main(["curate", str(write_recipe(data)), "--out", str(out)]) == 0
+    assert sorted(p.name for p in (out / "mix" / "train").iterdir())[0].endswith(".jsonl")
+    rows = [json.loads(x) for x in (out / "mix" / "train" / "part-00000.jsonl").read_text().splitlines()]
+    assert {"id", "text", "domain", "epoch", "split"} <= set(rows[0])
+    capsys.readouterr()
+    assert main(["stats", str(out)]) == 0
+    shown = capsys.readouterr().out
+    for needle in (
+        "Step funnel",
+        "1:sql",
+        "exact_duplicate",
+        "Mix by domain",
+        "financial",
+        "51.27%",
+        "Splits",
+    ):
+        assert needle in shown
