@@ -38,6 +38,7 @@ SAMPLE_SCHEMA = pa.schema(
         ("answer", pa.string()),
         ("vote_key", pa.string()),
         ("rationalized", pa.bool_()),
+        ("reference", pa.bool_()),
         ("seed", pa.int64()),
         ("duplicate", pa.bool_()),
         ("selected", pa.bool_()),
@@ -55,6 +56,7 @@ SFT_SCHEMA = pa.schema(
         ("verdict", pa.bool_()),
         ("reason", pa.string()),
         ("rationalized", pa.bool_()),
+        ("reference", pa.bool_()),
         ("seed", pa.int64()),
         *PROVENANCE,
     ]
@@ -135,6 +137,7 @@ def sft_rows(samples: pa.Table) -> list[dict[str, Any]]:
                 "verdict": r["ok"],
                 "reason": r["reason"],
                 "rationalized": r["rationalized"],
+                "reference": r["reference"],
                 "seed": r["seed"],
                 **_prov(r),
             }
@@ -160,6 +163,7 @@ def pair_rows(samples: pa.Table, per_problem: dict[str, int]) -> list[dict[str, 
                 r["finish_reason"],
                 ok=r["ok"],
                 duplicate=r["duplicate"],
+                reference=bool(r["reference"]),
             )
             for r in rows
         ]

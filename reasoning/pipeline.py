@@ -166,6 +166,24 @@ def _verify(
     return samples
 
 
+def _references(
+    task: Task, batch: Sequence[Problem], index: int, seed_of: dict[str, int], stats: dict[str, float]
+) -> list[Sample]:
+    """The seeds' own solutions as samples (`references: true`), checked by the same verifier."""
+    refs = [(p, c) for p in batch if (c := task.reference_completion(p)) is not None]
+    samples = [
+        Sample(task.spec.id, p.id, index, c, 0, "reference", seed=seed_of[p.id], reference=True)
+        for p, c in refs
+    ]
+    t0 = time.perf_counter()
+    for s, c in zip(samples, task.verify(refs), strict=True):
+        s.ok, s.reason, s.answer, s.vote_key = c.ok, c.reason, c.answer, task.answer_key(c)
+    stats["verify_seconds"] += time.perf_counter() - t0
+    stats["references"] = len(samples)
+    stats["references_ok"] = sum(s.ok for s in samples)
+    return samples
+
+
 def run_batch(
     ctx: Context, task: Task, batch: Sequence[Problem], shots: Sequence[Problem], seed_file: str
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
@@ -181,6 +199,8 @@ def run_batch(
         stats["rationalized"] = len(retry)
         stats["rationalized_ok"] = sum(s.ok for s in retry)
         stats["solved_with_hint"] = len({s.problem_id for s in retry if s.ok})
+    if spec.references:
+        samples += _references(task, batch, 2 * spec.n, seeds, stats)
     sampling = json.dumps(
         {
             "n": spec.n,
@@ -203,7 +223,7 @@ def run_batch(
     for p in batch:
         mine = [s for s in samples if s.problem_id == p.id]
         vote = select(mine, spec.select, spec.dedup)
-        first = [s for s in mine if not s.rationalized]
+        first = [s for s in mine if not s.rationalized and not s.reference]
         stats["majority_correct"] += vote is not None and any(s.ok and s.vote_key == vote for s in first)
         prompt = task.prompt(p, shots)
         prompt_text = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False)
@@ -225,13 +245,14 @@ def run_batch(
                     "answer": s.answer,
                     "vote_key": s.vote_key,
                     "rationalized": s.rationalized,
+                    "reference": s.reference,
                     "seed": s.seed,
                     "duplicate": s.duplicate,
                     "selected": s.selected,
                     **prov,
                 }
             )
-    first_pass = [s for s in samples if not s.rationalized]
+    first_pass = [s for s in samples if not s.rationalized and not s.reference]
     stats.update(
         problems=len(batch),
         samples=len(first_pass),

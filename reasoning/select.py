@@ -26,6 +26,7 @@ class Sample:
     seed: int | None = None
     duplicate: bool = False
     selected: bool = False
+    reference: bool = False  # the seed's own solution, not a model generation
 
 
 def _norm(text: str) -> str:
@@ -54,7 +55,7 @@ def select(samples: Sequence[Sample], mode: str, dedup: bool = True) -> str | No
     """Set `selected` on each sample of one problem; returns the majority answer (for stats)."""
     if dedup:
         mark_duplicates(samples)
-    first_pass = [s for s in samples if not s.rationalized]
+    first_pass = [s for s in samples if not s.rationalized and not s.reference]
     vote = majority(first_pass)
     for s in samples:
         if s.duplicate:
@@ -62,7 +63,9 @@ def select(samples: Sequence[Sample], mode: str, dedup: bool = True) -> str | No
         elif mode == "verified":
             s.selected = s.ok
         elif mode == "majority":
-            s.selected = vote is not None and s.vote_key == vote and not s.rationalized
+            s.selected = (vote is not None and s.vote_key == vote and not s.rationalized) or (
+                s.reference and s.ok
+            )
         elif mode == "all":
             s.selected = True
         else:
@@ -73,6 +76,7 @@ def select(samples: Sequence[Sample], mode: str, dedup: bool = True) -> str | No
 def pairs(samples: Sequence[Sample], k: int) -> list[tuple[Sample, Sample]]:
     """Up to k (chosen = verified, rejected = failed) pairs, distinct samples, in sample order."""
     live = sorted((s for s in samples if not s.duplicate), key=lambda s: s.index)
-    good = [s for s in live if s.ok]
+    # model samples first: a reference is `chosen` only where no generation was verified (SPIN-style)
+    good = sorted((s for s in live if s.ok), key=lambda s: s.reference)
     bad = [s for s in live if not s.ok]
     return list(zip(good, bad, strict=False))[:k]

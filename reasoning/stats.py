@@ -17,6 +17,8 @@ STAT_KEYS = (
     "gen_seconds",
     "verify_seconds",
     "solved",
+    "references",
+    "references_ok",
     "solved_with_hint",
     "majority_correct",
     "rationalized",

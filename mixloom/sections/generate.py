@@ -60,6 +60,11 @@ class TaskSpec(_Strict):
     select: Literal["verified", "majority", "all"] = "verified"
     dedup: bool = Field(True, description="identical generations of one problem count once")
     rationalize: bool = Field(False, description="STaR: retry unsolved problems with the answer as a hint")
+    references: bool = Field(
+        False,
+        description="also emit each seed's own reference solution (verified like any sample) into the SFT set and "
+        "as `chosen` against failed samples (SPIN-style pairs); math_cot and code seeds that carry one",
+    )
     pairs_per_problem: int = Field(1, ge=0)
     timeout: float = Field(10.0, gt=0, description="seconds per verification (sandbox run / sympy check)")
     stop: list[str] | None = Field(None, description="stop strings (default: the task's own)")

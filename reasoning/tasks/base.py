@@ -130,6 +130,10 @@ class Task:
     def hint(self, p: Problem) -> str | None:
         return None
 
+    def reference_completion(self, p: Problem) -> str | None:
+        """The seed's own solution written as a completion, when the seed carries one (`references: true`)."""
+        return None
+
     # verification ---------------------------------------------------------------------------
     def verify(self, items: Sequence[tuple[Problem, str]]) -> list[Check]:
         raise NotImplementedError

@@ -38,6 +38,8 @@ class Code(Task):
     def problem(self, rec: dict[str, Any], line: int, stem: str) -> Problem:
         pid = str(rec.get("task_id") or rec.get("id") or f"{stem}-{line:05d}")
         fields = {"prompt": rec["prompt"], "entry_point": rec["entry_point"].strip()}
+        if isinstance(rec.get("canonical_solution"), str):
+            fields["canonical_solution"] = rec["canonical_solution"]
         return Problem(pid, fields, rec["test"])
 
     def default_stop(self) -> list[str]:
@@ -55,6 +57,12 @@ class Code(Task):
 
     def user_message(self, p: Problem) -> str:
         return self._chat_text(p)
+
+    def reference_completion(self, p: Problem) -> str | None:
+        sol = p.fields.get("canonical_solution")
+        if sol is None:
+            return None
+        return f"{FENCE}python\n{p.fields['prompt']}{sol}{FENCE}" if self.spec.format == "chat" else sol
 
     def code_of(self, p: Problem, completion: str) -> str:
         return full_code(p.fields["prompt"], completion, p.fields["entry_point"], self.spec.format == "chat")

@@ -77,6 +77,9 @@ class MathCoT(Task):
     def hint(self, p: Problem) -> str | None:
         return final_answer(p.reference)
 
+    def reference_completion(self, p: Problem) -> str | None:
+        return " " + clean_solution(p.fields["solution"])
+
     def verify(self, items: Sequence[tuple[Problem, str]]) -> list[Check]:
         out = []
         for p, completion in items:

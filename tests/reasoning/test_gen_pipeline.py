@@ -269,3 +269,28 @@ def test_vllm_generates_every_task_for_real(write_recipe, tmp_path, vllm_engine,
     run("b")
     again = pq.read_table(tmp_path / "b" / "generate" / "samples").to_pylist()
     assert [s["completion"] for s in again] == [s["completion"] for s in samples]  # seeded: same output
+
+
+def test_references_join_sft_and_are_chosen_only_where_no_sample_verified(write_recipe, tmp_path):
+    recipe = math_recipe(write_recipe, tmp_path, rationalize=False, references=True)
+    m = reasoning.run(recipe, engine=ScriptedEngine(math_script))
+    t = m["tasks"]["math_cot"]
+    assert (t["references"], t["references_ok"]) == (6, 6)  # GSM8K's own solutions verify
+    assert (t["samples"], t["ok"]) == (24, 9)  # references never count as model samples
+    run = tmp_path / "run"
+    sft = table(run, "sft")
+    refs = [r for r in sft if r["reference"]]
+    assert len(refs) == 6 and all(r["verdict"] for r in refs)
+    for r in refs:  # the reference is the seed's solution, calculator annotations removed
+        q = r["messages"][0]["content"]
+        assert (
+            r["messages"][1]["content"].endswith(f"#### {ANSWER[q]}")
+            and "<<" not in r["messages"][1]["content"]
+        )
+    pairs = table(run, "pairs")
+    assert len(pairs) == 6  # one per problem: every problem now has a verified answer
+    ref_ids = {r["sample_id"] for r in refs}
+    for p in pairs:
+        q = p["prompt"]
+        # even problems have a verified model sample, which is preferred; odd ones fall back to the reference
+        assert (p["chosen_id"] in ref_ids) == (INDEX[q] % 2 == 1)
