@@ -155,26 +155,39 @@ def fig_scores(run: Path, m: dict, out: Path) -> list[Figure]:
 
 def fig_generation(run: Path, out: Path) -> list[Figure]:
     m = _json(run / "generate" / "manifest.json")
-    if not m:
-        return []
-    tasks = m.get("tasks") or m.get("stats", {}).get("tasks") or {}
-    if isinstance(tasks, list):
-        tasks = {t.get("name", t.get("kind", str(i))): t for i, t in enumerate(tasks)}
-    rates = {
-        k: v.get("pass_rate")
-        for k, v in tasks.items()
-        if isinstance(v, dict) and v.get("pass_rate") is not None
-    }
-    if not rates:
+    tasks = {k: v for k, v in (m or {}).get("tasks", {}).items() if isinstance(v, dict) and "pass_rate" in v}
+    if not tasks:
         return []
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.3))
-    ax.bar(list(rates), [100 * v for v in rates.values()], color="#3d405b")
-    ax.set_ylabel("verified samples (%)")
-    ax.set_title("Generation pass rate per task")
-    return [
-        ("Generation", "Share of generated samples the verifier accepted", _save(fig, out / "generation.png"))
-    ]
+    names = list(tasks)
+    x = range(len(names))
+    ax.bar([i - 0.2 for i in x], [100 * tasks[n]["pass_rate"] for n in names], 0.4, label="samples verified")
+    ax.bar([i + 0.2 for i in x], [100 * tasks[n]["solve_rate"] for n in names], 0.4, label="problems solved")
+    ax.set_xticks(list(x), names)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("%")
+    ax.set_title("Generation: verified samples and solved problems per task")
+    ax.legend()
+    caption = "Share of model samples the verifier accepted, and of problems with at least one"
+    return [("Generation", caption, _save(fig, out / "generation.png"))]
+
+
+def _headline(r: dict[str, Any]) -> str:
+    """One readable line for an evaluation result: its numbers, nested ones flattened."""
+    parts = []
+    for k, v in r.items():
+        if k in ("metric", "data", "model", "seconds", "window", "stride"):
+            continue
+        if isinstance(v, dict):
+            inner = []
+            for dk, dv in v.items():
+                val = dv.get("ppl", dv.get("value")) if isinstance(dv, dict) else dv
+                inner.append(f"{dk} {val:.4g}" if isinstance(val, float) else f"{dk} {val}")
+            parts.append(f"{k}: " + ", ".join(inner))
+        else:
+            parts.append(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}")
+    return "; ".join(parts)
 
 
 def fig_training(run: Path, out: Path) -> list[Figure]:
@@ -260,14 +273,17 @@ def tables(run: Path, m: dict | None) -> list[tuple[str, str]]:
                 for d, r in mix["domains"].items()
             ]
             out.append(("Mix", _table(rows, ["domain", "target", "achieved", f"{mix['unit']}"])))
-    ev = _json(run / "eval" / "results.json")
+    ev = _json(run / "train" / "eval" / "results.json")
     if ev:
-        rows = [[k, json.dumps(v) if isinstance(v, dict | list) else v] for k, v in ev.items()]
-        out.append(("Evaluation", _table(rows, ["metric", "value"])))
+        rows = [
+            [r.get("metric"), r.get("data"), Path(str(r.get("model", ""))).parent.name, _headline(r)]
+            for r in (ev if isinstance(ev, list) else [ev])
+        ]
+        out.append(("Evaluation", _table(rows, ["metric", "data", "model", "result"])))
     pre = _json(run / "train" / "pretrain" / "manifest.json")
     if pre and isinstance(pre.get("results", {}).get("validation"), dict):
         rows = [
-            [d, f"{v.get('ppl', float('nan')):.2f}", v.get("unigram_ppl", "")]
+            [d, f"{v.get('ppl', float('nan')):.2f}", f"{v.get('unigram_ppl', float('nan')):.2f}"]
             for d, v in pre["results"]["validation"].items()
         ]
         out.append(("Training", _table(rows, ["validation split", "perplexity", "unigram baseline"])))
