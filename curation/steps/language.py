@@ -81,7 +81,9 @@ class Language:
             for conf in self.detector().compute_language_confidence_values_in_parallel(texts):
                 if conf and conf[0].value > 0:
                     codes.append(conf[0].language.iso_code_639_1.name.lower())
-                    scores.append(float(conf[0].value))
+                    # lingua sums in hash-map order, which varies per process: the last bits of its
+                    # confidence differ between runs, so it is rounded to keep outputs byte-identical
+                    scores.append(round(float(conf[0].value), 6))
                 else:
                     codes.append("unknown")
                     scores.append(0.0)
