@@ -9,6 +9,7 @@ sample is traced back to its seed problem and the file it came from.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,24 +68,53 @@ def trace_document(run: Path, doc_id: str) -> dict[str, Any]:
     return out
 
 
+def _seed_record(run: Path, seed_file: str, problem_id: str) -> dict[str, Any]:
+    """The seed problem a generated sample came from: its file, line and (start of its) record."""
+    line = int(m.group(1)) if (m := re.search(r"(\d+)$", problem_id)) else None
+    out: dict[str, Any] = {"problem_id": problem_id, "file": seed_file, "line": line}
+    manifest = run / "generate" / "manifest.json"
+    inputs = json.loads(manifest.read_text()).get("inputs", []) if manifest.exists() else []
+    path = next((Path(i["path"]) for i in inputs if i["path"].endswith(seed_file)), None)
+    if path is not None and path.exists() and line:
+        with path.open(encoding="utf-8") as f:
+            for i, text in enumerate(f, 1):
+                if i == line:
+                    out["record"] = text.strip()[:300]
+                    break
+    return out
+
+
 def trace_generated(run: Path, sample_id: str) -> dict[str, Any]:
-    """A generated sample → its seed problem, verdict and generation settings."""
-    samples = sorted((run / "generate").rglob("*.parquet"))
-    for p in samples:
-        df = pl.scan_parquet(str(p))
-        cols = df.collect_schema().names()
-        key = next((k for k in ("sample_id", "id") if k in cols), None)
-        if key is None:
+    """A generated sample → its verdict, whether it reached the SFT set and pairs, and its seed problem."""
+    gen = run / "generate"
+    for p in sorted((gen / "samples").rglob("*.parquet")) if (gen / "samples").exists() else []:
+        hit = pl.scan_parquet(str(p)).filter(pl.col("sample_id") == sample_id).collect()
+        if hit.height == 0:
             continue
-        hit = df.filter(pl.col(key) == sample_id).collect()
-        if hit.height:
-            row = hit.row(0, named=True)
-            return {
-                "id": sample_id,
-                "kind": "generated",
-                "file": str(p.relative_to(run)),
-                **{k: v for k, v in row.items() if k != key},
-            }
+        row = hit.row(0, named=True)
+        used = {}
+        for name, cols in (("sft", ["sample_id"]), ("pairs", ["chosen_id", "rejected_id"])):
+            files = sorted((gen / name).glob("*.parquet"))
+            if files:
+                df = pl.concat([pl.read_parquet(str(f), columns=cols) for f in files])
+                used[name] = [c for c in cols if (df[c] == sample_id).any()]
+        return {
+            "id": sample_id,
+            "kind": "generated",
+            "task": row["task"],
+            "file": str(p.relative_to(run)),
+            "verdict": "verified" if row["ok"] else "failed",
+            "reason": row["reason"],
+            "selected": row["selected"],
+            "reference": row.get("reference", False),
+            "in_sft": bool(used.get("sft")),
+            "in_pairs_as": [c.removesuffix("_id") for c in used.get("pairs", [])],
+            "engine": row["engine"],
+            "model": row["model"],
+            "sampling": row["sampling"],
+            "completion": (row["completion"] or "")[:200],
+            "seed": _seed_record(run, row["seed_file"], row["problem_id"]),
+        }
     return {}
 
 

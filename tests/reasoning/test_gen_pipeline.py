@@ -294,3 +294,23 @@ def test_references_join_sft_and_are_chosen_only_where_no_sample_verified(write_
         q = p["prompt"]
         # even problems have a verified model sample, which is preferred; odd ones fall back to the reference
         assert (p["chosen_id"] in ref_ids) == (INDEX[q] % 2 == 1)
+
+
+def test_trace_follows_a_generated_sample_back_to_its_seed(write_recipe, tmp_path):
+    from mixloom.trace import trace
+
+    recipe = math_recipe(write_recipe, tmp_path, rationalize=False, references=True)
+    reasoning.run(recipe, engine=ScriptedEngine(math_script))
+    run = tmp_path / "run"
+    samples = pq.read_table(run / "generate" / "samples" / "math_cot").to_pylist()
+    good = next(s for s in samples if s["ok"] and not s["reference"])
+    bad = next(s for s in samples if not s["ok"])
+    t = trace(run, good["sample_id"])
+    assert t["kind"] == "generated" and t["verdict"] == "verified" and t["in_sft"]
+    line = int(good["problem_id"].rsplit("-", 1)[1])
+    seed = json.loads((GSM8K / "train.jsonl").read_text().splitlines()[line - 1])
+    assert t["seed"]["line"] == line and t["seed"]["record"].startswith(
+        json.dumps({"question": seed["question"]})[:40]
+    )
+    t = trace(run, bad["sample_id"])
+    assert t["verdict"] == "failed" and not t["in_sft"] and "!=" in t["reason"]
