@@ -5,6 +5,8 @@ global step. Each task writes its outputs atomically and a done marker last, so 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,15 @@ def _stat(before: pl.DataFrame, after: pl.DataFrame, rej: pl.DataFrame, seconds:
     }
 
 
+def _link_or_copy(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
 def run_pass(job: PassJob) -> dict[str, Any]:
     out = Path(job.out_dir)
     done = out / f"{job.shard}.done.json"
@@ -68,11 +79,13 @@ def run_pass(job: PassJob) -> dict[str, Any]:
         t0 = time.perf_counter()
         dec = pl.scan_parquet(decisions).filter(pl.col("id").is_in(df["id"].implode())).collect()
         before = df
-        marked = df.join(dec, on="id", how="left")
+        # decision columns (cluster_id, contaminated_by, ...) stay on kept documents as scores; a later
+        # step's columns of the same name replace an earlier one's
+        replaced = [c for c in dec.columns if c != "id" and c in df.columns]
+        marked = df.drop(replaced).join(dec, on="id", how="left")
         if step is not None and hasattr(step, "apply"):
             marked = step.apply(marked, Path(decisions))
         kept, rej = _split(marked, label)
-        kept = kept.select(before.columns)  # decision columns (duplicate_of, ...) stay with the rejects
         if step is not None and getattr(step, "modifies_text", False):
             kept = kept.with_columns(count_expr(job.tokenizer).alias("tokens"))
         stats[label] = _stat(before, kept, rej, time.perf_counter() - t0)
@@ -90,7 +103,10 @@ def run_pass(job: PassJob) -> dict[str, Any]:
         rejects.append(rej)
         df = kept
 
-    write_parquet(df, out / f"{job.shard}.parquet")
+    if job.apply is None and not job.steps:
+        _link_or_copy(Path(job.in_path), out / f"{job.shard}.parquet")  # nothing changed: no rewrite
+    else:
+        write_parquet(df, out / f"{job.shard}.parquet")
     if job.map_step is not None:
         label, _ = job.map_step
         t0 = time.perf_counter()

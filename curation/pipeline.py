@@ -11,6 +11,7 @@ Every input record ends in exactly one of curated/ or rejects/.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -133,9 +134,10 @@ def _duplicate_ids(shards: list[dict], out: Path) -> Path | None:
 
 def _run_passes(
     plan: Plan, shards: list[dict], read_key: str, work: Path, ex
-) -> tuple[list[Path], list[Path], dict]:
-    """Run every pass; returns the final shard files, all reject files, and the per-step funnel."""
+) -> tuple[list[Path], list[Path], dict, dict]:
+    """Run every pass; returns the final shard files, all reject files, the per-step funnel and the reduce reports."""
     funnel: dict[str, dict[str, Any]] = {}
+    reports: dict[str, dict[str, Any]] = {}
     reject_files: list[Path] = []
     prev_key, inputs = read_key, [Path(s["path"]) for s in shards]
     names = [s["name"] for s in shards]
@@ -181,11 +183,13 @@ def _run_passes(
                 dec = step.reduce([out / f"{n}.map.parquet" for n in names], out / "reduce")
                 write_parquet(dec, decisions)
                 (out / "decisions.done").write_text(f"{time.perf_counter() - t0:.3f}\n")
+            for report in sorted((out / "reduce").glob("*.json")):  # e.g. contamination.json, minhash.json
+                reports.setdefault(p.map_step[0], {})[report.stem] = json.loads(report.read_text())
             funnel.setdefault(f"{p.map_step[0]} (reduce)", {})["seconds"] = float(
                 (out / "decisions.done").read_text()
             )
         prev_key = key
-    return inputs, reject_files, funnel
+    return inputs, reject_files, funnel, reports
 
 
 def _order_funnel(funnel: dict, labels: list[str]) -> list[dict]:
@@ -274,7 +278,7 @@ def curate(
             shards = _drop_duplicate_ids(shards, dup_path, read_dir)
         t0 = time.perf_counter()
         read_key = read_dir.name.removeprefix("read-")
-        finals, reject_files, funnel = _run_passes(plan, shards, read_key, work, ex)
+        finals, reject_files, funnel, step_reports = _run_passes(plan, shards, read_key, work, ex)
         timings["steps"] = time.perf_counter() - t0
         for d in ("curated", "rejects"):
             if (out_dir / d).exists():
@@ -327,6 +331,7 @@ def curate(
         },
         "rejected": read_summary["rejected"]
         + sum(sum(row.get("reasons", {}).values()) for row in _order_funnel(funnel, plan.labels)),
+        "step_reports": step_reports,
         "mix": mix_report,
         "splits": split_stats,
         "outputs": {"curated": "curated/", "rejects": "rejects/", "mix": "mix/"},
