@@ -55,6 +55,14 @@ def words_reference(text: str, lowercase: bool = True) -> list[str]:
     return _WORD_RE.findall(text.lower() if lowercase else text)
 
 
+def _runs(first: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of whole runs `first[i] .. first[i] + lens[i]` laid end to end, and each run's offset in them."""
+    idx = np.repeat(first, lens) + (np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens))
+    seg = np.zeros(len(lens), dtype=np.int64)
+    np.cumsum(lens[:-1], out=seg[1:])
+    return idx, seg
+
+
 def word_shingles_reference(text: str, n: int, lowercase: bool = True, short: str = "whole") -> list[str]:
     """The word n-grams of `text`, each as its words joined by one space."""
     ws = words_reference(text, lowercase)
@@ -221,13 +229,8 @@ def word_ngram_hashes(words: Words, n: int, short: str = "whole") -> tuple[np.nd
             counts = np.bincount(doc, minlength=words.n_docs)
             short_docs = np.flatnonzero((counts > 0) & (counts < n))
             if len(short_docs):
-                first = np.searchsorted(doc, short_docs, side="left")
                 lens = counts[short_docs]
-                idx = np.repeat(first, lens) + (
-                    np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
-                )
-                seg = np.zeros(len(lens), dtype=np.int64)
-                np.cumsum(lens[:-1], out=seg[1:])
+                idx, seg = _runs(np.searchsorted(doc, short_docs, side="left"), lens)
                 parts_doc.append(short_docs)
                 parts_hash.append(_segment_horner(hm[idx], seg, lens, Q_WORD))
         if not parts_doc:
@@ -262,11 +265,7 @@ def char_ngram_hashes(texts: list[str], n: int, lowercase: bool = True) -> tuple
         short = np.flatnonzero((lens > 0) & (lens < n))
         if len(short):
             idx_lens = lens[short]
-            idx = np.repeat(starts[short], idx_lens) + (
-                np.arange(idx_lens.sum()) - np.repeat(np.cumsum(idx_lens) - idx_lens, idx_lens)
-            )
-            seg = np.zeros(len(short), dtype=np.int64)
-            np.cumsum(idx_lens[:-1], out=seg[1:])
+            idx, seg = _runs(starts[short], idx_lens)
             parts_doc.append(short)
             parts_hash.append(_segment_horner(cp64[idx], seg, idx_lens, P_CHAR))
         if not parts_doc:
