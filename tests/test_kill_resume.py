@@ -14,25 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.sources import FIQA, WIKI
+
 ROOT = Path(__file__).resolve().parent.parent
 
 RECIPE = {
     "seed": 5,
-    "sources": {
-        "fiqa": {
-            "path": "data/finance/fiqa_posts.json",
-            "format": "json",
-            "text": "sentence",
-            "id": "_key",
-            "domain": "financial",
-        },
-        "wiki": {
-            "path": "data/wikitext2/wiki_valid_sample.txt",
-            "format": "text",
-            "split_on": "blank_line",
-            "domain": "general",
-        },
-    },
+    "sources": {"fiqa": FIQA, "wiki": WIKI},
     "steps": [
         {"normalize": {}},
         {"language": {"keep": ["en"], "min_score": 0.3}},

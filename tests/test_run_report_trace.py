@@ -12,23 +12,11 @@ import pytest
 from mixloom.orchestrator import run_recipe
 from mixloom.recipe import load_recipe
 from mixloom.trace import trace
+from tests.sources import FIQA, WIKI
 
 SOURCES = {
-    "fiqa": {
-        "path": "data/finance/fiqa_posts.json",
-        "format": "json",
-        "text": "sentence",
-        "id": "_key",
-        "domain": "financial",
-        "licence": "FiQA 2018, research use",
-    },
-    "wiki": {
-        "path": "data/wikitext2/wiki_valid_sample.txt",
-        "format": "text",
-        "split_on": "blank_line",
-        "domain": "general",
-        "licence": "CC BY-SA 3.0",
-    },
+    "fiqa": {**FIQA, "licence": "FiQA 2018, research use"},
+    "wiki": {**WIKI, "licence": "CC BY-SA 3.0"},
 }
 STEPS = [
     {"normalize": {}},

@@ -12,29 +12,9 @@ import pytest
 from curation.pipeline import curate
 from mixloom.errors import UserError
 from mixloom.recipe import load_recipe
+from tests.sources import FIQA, HEADLINES, WIKI
 
-SOURCES = {
-    "fiqa": {
-        "path": "data/finance/fiqa_posts.json",
-        "format": "json",
-        "text": "sentence",
-        "id": "_key",
-        "domain": "financial",
-    },
-    "headlines": {
-        "path": "data/finance/semeval2017_task5_headlines.json",
-        "format": "json",
-        "text": "title",
-        "id": "id",
-        "domain": "financial",
-    },
-    "wiki": {
-        "path": "data/wikitext2/wiki_valid_sample.txt",
-        "format": "text",
-        "split_on": "blank_line",
-        "domain": "general",
-    },
-}
+SOURCES = {"fiqa": FIQA, "headlines": HEADLINES, "wiki": WIKI}
 STEPS = [
     {"normalize": {}},
     {"sql": "SELECT *, length(text) AS chars FROM docs WHERE length(text) >= 20"},
