@@ -122,3 +122,37 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     # charts rendered: the funnel's bar blue is on the page, and the page is far from blank
     assert colours is not None and len(colours) > 50
     assert any(abs(r - 0x3B) < 12 and abs(g - 0x7D) < 12 and abs(b - 0xD8) < 12 for _, (r, g, b) in colours)
+
+
+def test_trace_near_duplicate_names_its_cluster(write_recipe, tmp_path):
+    import json
+
+    import polars as pl
+
+    paras = [
+        p
+        for p in (Path(__file__).parent.parent / "data/wikitext2/wiki_valid_sample.txt")
+        .read_text()
+        .split("\n \n")
+        if len(p.split()) > 80
+    ][:20]
+    near = paras[3].replace(" the ", " a ", 1)  # one word changed: Jaccard far above 0.8
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in [*paras, near]))
+    recipe = load_recipe(
+        write_recipe(
+            {
+                "sources": {"web": {"path": str(path), "format": "jsonl", "domain": "general"}},
+                "steps": [{"dedup": {"method": "minhash", "threshold": 0.8}}],
+            }
+        )
+    )
+    out = tmp_path / "run"
+    run_recipe(recipe, out=out)
+    rej = pl.read_parquet(out / "rejects")
+    assert rej["reason"].to_list() == ["near_duplicate"]
+    t = trace(out, rej["id"][0])
+    assert t["status"] == "rejected" and t["rejected_by"] == "0:dedup.minhash"
+    assert t["duplicate_of"] == f"web/{path}#0000004" and t["details"]["minhash_jaccard"] > 0.8
+    kept = trace(out, t["duplicate_of"])
+    assert kept["status"] == "kept" and kept["scores"]["cluster_id"] == t["details"]["cluster_id"]
