@@ -130,7 +130,9 @@ def _hidden_dirs(workdir: str, uid: int | None) -> list[tuple[str, list[str]]]:
                 hide.setdefault(anc, []).append(p)
     tmp = os.path.realpath(tempfile.gettempdir())
     if workdir.startswith(tmp + "/") and not any(tmp.startswith(h + "/") for h in hide):
-        hide.setdefault(tmp, []).append(workdir)
+        # the interpreter and its environment come back too when they live under the temp dir
+        # (a checkout or venv in /tmp), read-only like everything else
+        hide.setdefault(tmp, []).extend([workdir, *(p for p in _python_paths() if p.startswith(tmp + "/"))])
     for shared in ("/dev/shm", "/var/tmp"):
         if os.path.isdir(shared) and shared not in hide and os.path.realpath(shared) == shared:
             hide[shared] = []
