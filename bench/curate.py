@@ -13,8 +13,8 @@ C4 rewrites kept documents to their kept lines in datatrove, and FineWeb then ju
 mixloom recipe turns on the same behaviour (`c4.remove_lines: true`) so both judge the same text.
 
 Set up datatrove once:
-  python -m venv .bench/datatrove-venv
-  .bench/datatrove-venv/bin/pip install datatrove==0.10.1 "spacy>=3.8" regex orjson "xxhash<4" tokenizers
+  python -m venv .bench/venvs/datatrove
+  .bench/venvs/datatrove/bin/pip install datatrove==0.10.1 "spacy>=3.8" regex orjson "xxhash<4" tokenizers
 
 Run:  python bench/curate.py                 (100 MB, 1 and 2 workers)
       python bench/curate.py --mb 5          (a quick run; --docs N asks for at least N documents)
@@ -40,9 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.corpus import build_corpus  # noqa: E402
 
-DT_VENV = ROOT / ".bench" / "datatrove-venv"
+DT_VENV = ROOT / ".bench" / "venvs" / "datatrove"
 DT_SETUP = (
-    "python -m venv .bench/datatrove-venv && .bench/datatrove-venv/bin/pip install "
+    "python -m venv .bench/venvs/datatrove && .bench/venvs/datatrove/bin/pip install "
     'datatrove==0.10.1 "spacy>=3.8" regex orjson "xxhash<4" tokenizers'
 )
 RULES = ["gopher_quality", "gopher_repetition", "c4", "fineweb"]

@@ -8,8 +8,8 @@ bench can compare decisions. `--normalize` first applies the same transformation
 first N documents (no filter chain) and writes those reasons (`--stats`: and the statistics each rule set
 thresholds, computed with datatrove's helpers), to compare each rule set separately.
 
-Create the venv:  python -m venv .bench/datatrove-venv &&
-  .bench/datatrove-venv/bin/pip install datatrove==0.10.1 "spacy>=3.8" regex orjson "xxhash<4" tokenizers
+Create the venv:  python -m venv .bench/venvs/datatrove &&
+  .bench/venvs/datatrove/bin/pip install datatrove==0.10.1 "spacy>=3.8" regex orjson "xxhash<4" tokenizers
 """
 
 from __future__ import annotations
