@@ -219,3 +219,20 @@ def test_stats_cli_and_jsonl_output(write_recipe, recipe_data, tmp_path, capsys)
         "Splits",
     ):
         assert needle in shown
+
+
+def test_minhash_dedup_gives_identical_bytes_on_ray_and_any_worker_count(write_recipe, tmp_path):
+    pytest.importorskip("ray")
+    data = {
+        "sources": {"fiqa": FIQA, "headlines": HEADLINES, "wiki": WIKI},
+        "seed": 1,
+        "steps": [{"normalize": {}}, {"dedup": {"method": "minhash", "threshold": 0.7, "ngram": 3}}],
+        "execution": {"shard_docs": 300},
+    }
+    recipe = load_recipe(write_recipe(data))
+    curate(recipe, out=tmp_path / "w1", workers=1)
+    curate(recipe, out=tmp_path / "w2", workers=2)
+    m = curate(recipe, out=tmp_path / "ray", executor="ray", workers=2)
+    assert m["steps"][1]["reasons"].get("near_duplicate", 0) > 0
+    one = _digest(tmp_path / "w1")
+    assert one == _digest(tmp_path / "w2") == _digest(tmp_path / "ray")
