@@ -371,7 +371,6 @@ def _drop_duplicate_ids(shards: list[dict], dup_path: Path, read_dir: Path) -> l
             continue
         df = pl.read_parquet(s["path"]).with_row_index("_row")
         bad = df.filter(pl.col("_row").is_in(rows.implode())).drop("_row")
-        write_parquet(df.filter(~pl.col("_row").is_in(rows.implode())).drop("_row"), Path(s["path"]))
         # the repeat gets its positional id (source/file#record), so ids stay unique across kept and rejects
         loc = pl.col("origin").str.extract(r"^(.*):(\d+)$", 1)
         line = pl.col("origin").str.extract(r":(\d+)$", 1).str.zfill(7)
@@ -382,4 +381,6 @@ def _drop_duplicate_ids(shards: list[dict], dup_path: Path, read_dir: Path) -> l
         )
         rej = to_rejects(bad, "read")
         write_parquet(rej, read_dir / f"{s['name']}.dupids.rejects.parquet")
+        # rejects first, then the shard: a crash in between repeats this step on resume, losing nothing
+        write_parquet(df.filter(~pl.col("_row").is_in(rows.implode())).drop("_row"), Path(s["path"]))
     return shards
