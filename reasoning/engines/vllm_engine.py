@@ -7,6 +7,7 @@ few-shot prefix of a task's prompts is computed once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,8 @@ class VLLMEngine:
         extra: dict[str, Any] | None = None,
     ):
         cpu_defaults()
+        # vLLM's INFO lines would bury mixloom's progress; VLLM_LOGGING_LEVEL=INFO brings them back
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         from vllm import LLM
 
         self.model = str(model)
