@@ -40,7 +40,9 @@ def trace_document(run: Path, doc_id: str) -> dict[str, Any]:
         out |= {"source": row["source"], "domain": row["domain"], "origin": row["origin"], "status": "kept"}
         out["path"] = [{"step": "read", "result": "kept"}] + [{"step": s, "result": "kept"} for s in steps]
         base = {"id", "source", "domain", "text", "tokens", "origin", "meta"}
-        out["scores"] = {k: v for k, v in row.items() if k not in base}
+        out["scores"] = {
+            k: v for k, v in row.items() if k not in base and v is not None
+        }  # null: step skipped it
         out["text"] = row["text"][:300]
         mixed = _find(sorted((run / "mix").rglob("*.parquet")), doc_id, ["epoch", "split"])
         out["mix"] = {"copies": mixed.height, "split": mixed["split"][0] if mixed.height else None}
