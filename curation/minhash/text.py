@@ -55,6 +55,17 @@ def words_reference(text: str, lowercase: bool = True) -> list[str]:
     return _WORD_RE.findall(text.lower() if lowercase else text)
 
 
+def _by_document(parts_doc: list[np.ndarray], parts_hash: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate the shingle parts, finish their hashes, and order them by document (stable)."""
+    if not parts_doc:
+        return np.zeros(0, np.int64), np.zeros(0, U64)
+    sdoc = np.concatenate(parts_doc)
+    with np.errstate(over="ignore"):
+        shash = fmix64(np.concatenate(parts_hash))
+    order = np.argsort(sdoc, kind="stable")
+    return sdoc[order], shash[order]
+
+
 def _runs(first: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions of whole runs `first[i] .. first[i] + lens[i]` laid end to end, and each run's offset in them."""
     idx = np.repeat(first, lens) + (np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens))
@@ -210,9 +221,8 @@ def word_ngram_hashes(words: Words, n: int, short: str = "whole") -> tuple[np.nd
     `short="whole"`: a document with 0 < words < n gives one shingle of all its words; `"none"`: nothing.
     """
     doc, wh = words.doc, words.hash
-    empty = (np.zeros(0, np.int64), np.zeros(0, U64))
     if len(wh) == 0:
-        return empty
+        return _by_document([], [])
     with np.errstate(over="ignore"):
         hm = fmix64(wh.copy())
         parts_doc, parts_hash = [], []
@@ -233,20 +243,14 @@ def word_ngram_hashes(words: Words, n: int, short: str = "whole") -> tuple[np.nd
                 idx, seg = _runs(np.searchsorted(doc, short_docs, side="left"), lens)
                 parts_doc.append(short_docs)
                 parts_hash.append(_segment_horner(hm[idx], seg, lens, Q_WORD))
-        if not parts_doc:
-            return empty
-        sdoc = np.concatenate(parts_doc)
-        shash = fmix64(np.concatenate(parts_hash))
-    order = np.argsort(sdoc, kind="stable")
-    return sdoc[order], shash[order]
+    return _by_document(parts_doc, parts_hash)
 
 
 def char_ngram_hashes(texts: list[str], n: int, lowercase: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of every character n-gram of the normalised texts, with their document index."""
     norm = [normalize_chars(t, lowercase) for t in texts]
-    empty = (np.zeros(0, np.int64), np.zeros(0, U64))
     if not norm:
-        return empty
+        return _by_document([], [])
     cp, starts = _codepoints(norm, "\x00")
     lens = np.fromiter((len(t) for t in norm), dtype=np.int64, count=len(norm))
     cp64 = cp.astype(U64)
@@ -268,9 +272,4 @@ def char_ngram_hashes(texts: list[str], n: int, lowercase: bool = True) -> tuple
             idx, seg = _runs(starts[short], idx_lens)
             parts_doc.append(short)
             parts_hash.append(_segment_horner(cp64[idx], seg, idx_lens, P_CHAR))
-        if not parts_doc:
-            return empty
-        sdoc = np.concatenate(parts_doc)
-        shash = fmix64(np.concatenate(parts_hash))
-    order = np.argsort(sdoc, kind="stable")
-    return sdoc[order], shash[order]
+    return _by_document(parts_doc, parts_hash)
