@@ -302,6 +302,7 @@ def curate(
         ex.close()
     timings["total"] = time.perf_counter() - t_start
     read_summary = _read_summary(read_results)
+    steps = _order_funnel(funnel, plan.labels)
     dup_files = sorted(read_dir.glob("*.dupids.rejects.parquet"))
     if dup_files:
         n = sum(pl.scan_parquet(str(f)).select(pl.len()).collect().item() for f in dup_files)
@@ -324,13 +325,12 @@ def curate(
         "tokenizer": describe(plan.tokenizer),
         "inputs": inputs,
         "read": read_summary,
-        "steps": _order_funnel(funnel, plan.labels),
+        "steps": steps,
         "curated": {
             "docs": sum(pl.scan_parquet(str(f)).select(pl.len()).collect().item() for f in finals),
             "files": len(finals),
         },
-        "rejected": read_summary["rejected"]
-        + sum(sum(row.get("reasons", {}).values()) for row in _order_funnel(funnel, plan.labels)),
+        "rejected": read_summary["rejected"] + sum(sum(row.get("reasons", {}).values()) for row in steps),
         "step_reports": step_reports,
         "mix": mix_report,
         "splits": split_stats,
