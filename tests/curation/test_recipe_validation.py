@@ -7,20 +7,7 @@ import pytest
 from mixloom.errors import RecipeError
 from mixloom.recipe import load_recipe
 from mixloom.validate import validate
-
-FIQA = {
-    "path": "data/finance/fiqa_posts.json",
-    "format": "json",
-    "text": "sentence",
-    "id": "_key",
-    "domain": "financial",
-}
-WIKI = {
-    "path": "data/wikitext2/wiki_valid_sample.txt",
-    "format": "text",
-    "split_on": "blank_line",
-    "domain": "general",
-}
+from tests.sources import FIQA, WIKI
 
 
 def _err(write_recipe, data) -> str:
