@@ -3,7 +3,7 @@
 Seed problems (GSM8K-style math, HumanEval-style code) go through an engine (vLLM in-process, an
 OpenAI-compatible server, or transformers), each sample is verified (math equivalence or tests run in
 the sandbox), and the verified samples become an SFT set and preference pairs with full provenance.
-Heavy modules load lazily, so `reasoning.verify` and `reasoning.sandbox` stay cheap to import.
+Heavy modules load lazily, so `verification.answers` and `verification.sandbox` stay cheap to import.
 """
 
 from __future__ import annotations

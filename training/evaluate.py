@@ -93,7 +93,7 @@ def _gsm8k(task: EvalTask, rows, source, lm) -> dict[str, Any]:
 
 
 def _pass_at_k(task: EvalTask, rows, source, lm, seed: int) -> dict[str, Any]:
-    from reasoning.sandbox import run_tests
+    from verification.sandbox import run_tests
 
     refs.require_columns(rows, ["prompt", "test", "entry_point"], source)
     passed = []

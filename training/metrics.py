@@ -168,7 +168,7 @@ def gsm8k_gold(answer: str) -> str:
 
 def gsm8k_accuracy(predictions: Sequence[str], answers: Sequence[str]) -> tuple[float, list[bool]]:
     """Share of predictions the math verifier accepts against the GSM8K gold answers."""
-    from reasoning.verify import check_math
+    from verification.answers import check_math
 
     ok = [bool(check_math(p, gsm8k_gold(a))) for p, a in zip(predictions, answers, strict=True)]
     return (sum(ok) / len(ok) if ok else 0.0), ok

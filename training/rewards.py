@@ -27,7 +27,7 @@ def extract_code(text: str) -> str:
 
 
 def math_reward(completions: list, answer: list, **_: Any) -> list[float]:
-    from reasoning.verify import check_math
+    from verification.answers import check_math
 
     return [
         1.0 if check_math(completion_text(c), str(a)) else 0.0
@@ -38,7 +38,7 @@ def math_reward(completions: list, answer: list, **_: Any) -> list[float]:
 def code_reward(
     completions: list, test: list, entry_point: list, timeout: float = 5.0, **_: Any
 ) -> list[float]:
-    from reasoning.sandbox import run_tests
+    from verification.sandbox import run_tests
 
     return [
         1.0 if run_tests(extract_code(completion_text(c)), t, e, timeout=timeout).passed else 0.0

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reasoning.engines.base import Prompt
-from reasoning.sandbox import Limits, program_with_tests, run_many
+from verification.sandbox import Limits, program_with_tests, run_many
 from reasoning.tasks.base import Check, Problem, Task
 
 FENCE = "```"

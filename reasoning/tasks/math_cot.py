@@ -8,7 +8,7 @@ from typing import Any
 
 from reasoning.engines.base import Prompt
 from reasoning.tasks.base import Check, Problem, Task
-from reasoning.verify import check_math, extract_answer, to_number
+from verification.answers import check_math, extract_answer, to_number
 
 INSTRUCTION = (
     "Solve the grade-school math problem. Think step by step, then give the final answer "

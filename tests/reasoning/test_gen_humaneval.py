@@ -8,7 +8,7 @@ import json
 import pytest
 from gen_helpers import HUMANEVAL, read_jsonl
 
-from reasoning.sandbox import Limits, program_with_tests, run_many, run_tests
+from verification.sandbox import Limits, program_with_tests, run_many, run_tests
 
 # Wraps the entry point so every return value is changed (numbers +1, strings and lists extended,
 # booleans flipped): the same solution, a wrong answer.

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from reasoning import sandbox
-from reasoning.sandbox import Limits, run_many, run_python
+from verification import sandbox
+from verification.sandbox import Limits, run_many, run_python
 
 
 def sandbox_processes() -> list[str]:

@@ -7,7 +7,7 @@ import time
 import pytest
 from gen_helpers import GSM8K, read_jsonl
 
-from reasoning.verify import check_math, extract_answer, symbolic_equal
+from verification.answers import check_math, extract_answer, symbolic_equal
 
 
 def bump_final(answer: str) -> str:

@@ -75,7 +75,7 @@ def test_dpo_trains_against_a_reference(aligned):
 
 
 def test_grpo_with_the_math_verifier(aligned):
-    pytest.importorskip("reasoning.verify")
+    pytest.importorskip("verification.answers")
     from transformers import AutoModelForCausalLM
 
     run, recipe = aligned
@@ -90,10 +90,10 @@ def test_grpo_with_the_math_verifier(aligned):
 def test_math_and_code_rewards():
     from training.rewards import code_reward, math_reward
 
-    pytest.importorskip("reasoning.verify")
+    pytest.importorskip("verification.answers")
     comps = [[{"role": "assistant", "content": "5 plus 7 is 12.\n#### 12"}], "The answer is 13", "no idea"]
     assert math_reward(comps, answer=["#### 12", "12", "#### 12"]) == [1.0, 0.0, 0.0]
-    pytest.importorskip("reasoning.sandbox")
+    pytest.importorskip("verification.sandbox")
     test = "def check(candidate):\n    assert candidate(2, 3) == 5\n"
     good = "Here:\n```python\ndef add(a, b):\n    return a + b\n```"
     bad = "def add(a, b):\n    return a - b\n"

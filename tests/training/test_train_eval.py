@@ -11,7 +11,7 @@ from training.evaluate import qa_examples, run_eval, table
 
 
 def test_eval_tasks_on_the_trained_run(aligned, tmp_path):
-    pytest.importorskip("reasoning.verify")
+    pytest.importorskip("verification.answers")
     from training import run_stage
 
     run, recipe = aligned
@@ -51,7 +51,7 @@ def test_eval_tasks_on_the_trained_run(aligned, tmp_path):
 
 
 def test_pass_at_k_from_given_completions(aligned, tmp_path):
-    pytest.importorskip("reasoning.sandbox")
+    pytest.importorskip("verification.sandbox")
     run, recipe = aligned
     test = "def check(candidate):\n    assert candidate(2, 3) == 5\n"
     rows = [

@@ -83,7 +83,7 @@ def test_rouge_matches_rouge_score_on_real_text():
 
 
 def test_gsm8k_accuracy_uses_the_math_verifier():
-    pytest.importorskip("reasoning.verify")
+    pytest.importorskip("verification.answers")
     answers = ["Natalia sold 48/2 = 24 clips in May.\n#### 72", "#### 1,250", "#### 5"]
     preds = ["So the total is 72.", "The answer is 1250", "I think it is 6."]
     acc, ok = metrics.gsm8k_accuracy(preds, answers)

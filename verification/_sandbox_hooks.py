@@ -1,7 +1,7 @@
 """Fallback containment for machines without `unshare`: audit hooks installed before the code runs.
 
 Audit hooks cannot be removed once added, but a program that reaches native code could step around
-them, so this is a second line only; namespaces are the first (see `reasoning.sandbox`).
+them, so this is a second line only; namespaces are the first (see `verification.sandbox`).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reasoning import _sandbox_hooks
+from verification import _sandbox_hooks
 
 CHILD = Path(__file__).with_name("_sandbox_child.py")
 OUTPUT_CAP = 64 * 1024  # bytes of stdout/stderr kept per run

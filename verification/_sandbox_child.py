@@ -1,6 +1,6 @@
 """Sandbox supervisor: runs inside fresh namespaces, locks the world down, then runs the untrusted code.
 
-Started by `reasoning.sandbox` as `python -I _sandbox_child.py CONFIG_JSON`, usually under
+Started by `verification.sandbox` as `python -I _sandbox_child.py CONFIG_JSON`, usually under
 `unshare --net --pid --fork --kill-child --mount-proc`, so this process is pid 1 of a new pid namespace:
 when it dies (its parent's death or the caller's kill) the kernel kills every process the code started.
 It imports only the standard library. Steps, in order:
