@@ -11,16 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, PrivateAttr, ValidationError, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from mixloom.errors import RecipeError
 from mixloom.manifest import stable_hash
-from mixloom.sections.curate import Execution, Mix, Source, Strict, check_curation
+from mixloom.schema import Strict
+from mixloom.sections.curate import Execution, Mix, Source, check_curation
 from mixloom.sections.generate import GenerateSection
 from mixloom.sections.train import TrainSection
 
 
 class Recipe(Strict):
+    model_config = ConfigDict(extra="allow")  # top-level keys of later stages: checked against SECTIONS
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = 0
     base_dir: str = "."
@@ -40,6 +42,38 @@ class Recipe(Strict):
     def _curation(self) -> Recipe:
         check_curation(self.sources, self.steps, self.mix, self.splits)
         return self
+
+    @model_validator(mode="after")
+    def _stage_sections(self) -> Recipe:
+        """Top-level keys that no core field knows belong to a stage package (`mixloom.plugins.SECTIONS`)."""
+        from mixloom.plugins import SECTIONS
+
+        for key, value in list((self.__pydantic_extra__ or {}).items()):
+            if key not in SECTIONS:
+                raise ValueError(
+                    f"{key}: unknown key (check the spelling; top-level keys are "
+                    f"{', '.join([*type(self).model_fields, *SECTIONS.names()])})"
+                )
+            self.__pydantic_extra__[key] = (
+                SECTIONS.get(key).model_validate(value) if value is not None else None
+            )
+        return self
+
+    # -- sections ------------------------------------------------------------------------------
+    def get(self, dotted: str) -> Any:
+        """The parsed section at a dotted key (`train.sft`, `generate`, `audit`), or None."""
+        obj: Any = self
+        for part in dotted.split("."):
+            if obj is None:
+                return None
+            extra = getattr(obj, "__pydantic_extra__", None) or {}
+            obj = extra[part] if part in extra else getattr(obj, part, None)
+        return obj
+
+    def dump(self, dotted: str) -> Any:
+        """The JSON form of a section (what a stage's cache key covers)."""
+        obj = self.get(dotted)
+        return obj.model_dump(mode="json") if hasattr(obj, "model_dump") else obj
 
     # -- paths -------------------------------------------------------------------------------
     @property

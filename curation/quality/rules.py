@@ -14,15 +14,16 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
 from curation.quality import lines as L
 from curation.quality.batch import TextBatch
 from curation.quality.charsets import GOPHER_STOP_WORDS
+from mixloom.schema import Strict
 
 
-class RuleParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RuleParams(Strict):
+    """Thresholds of one rule set (unknown keys are errors)."""
 
 
 class GopherQualityParams(RuleParams):

@@ -21,11 +21,12 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from curation.minhash import text as tx
 from curation.steps.base import REJECT, StepContext, StepInfo
 from mixloom.errors import UserError
+from mixloom.schema import Strict
 
 CHUNK = 4096
 MAP_SCHEMA = {
@@ -36,16 +37,14 @@ MAP_SCHEMA = {
 }
 
 
-class EvalSet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EvalSet(Strict):
     path: str = Field(description="jsonl, json (a list of records) or parquet file")
     field: str = Field("question", description="the text field of each item")
     name: str | None = Field(None, description="label in reasons and reports (default: the file name)")
     id: str | None = Field(None, description="item id field (default: the item's row number)")
 
 
-class DecontaminateParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DecontaminateParams(Strict):
     against: list[EvalSet] = Field(min_length=1)
     ngram: int = Field(13, ge=1, le=64, description="n-gram size in normalised words")
     min_ngrams: int = Field(1, ge=1, description="shared distinct n-grams that make an item a match")

@@ -16,15 +16,15 @@ from typing import Literal
 
 import polars as pl
 import xxhash
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from curation.steps.base import REJECT, StepContext, StepInfo
+from mixloom.schema import Strict
 
 _WS = re.compile(r"\s+")
 
 
-class ExactParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ExactParams(Strict):
     method: Literal["exact"] = "exact"
     lowercase: bool = True
 

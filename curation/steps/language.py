@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from curation.steps.base import StepContext, StepInfo, reject_where
+from mixloom.schema import Strict
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Params(Strict):
     keep: list[str] = ["en"]
     min_score: float = Field(0.5, ge=0, le=1)
     candidates: list[str] | None = Field(

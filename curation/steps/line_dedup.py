@@ -20,18 +20,18 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import xxhash
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from curation.steps.base import REJECT, StepContext, StepInfo, reject_where
 from mixloom.errors import UserError
+from mixloom.schema import Strict
 
 FILE = "boilerplate_lines.parquet"
 ROWS_PER_PART = 4_000_000  # (hash, count) rows aggregated at once in the reduce
 MAP_SCHEMA = {"h": pl.UInt64, "docs": pl.UInt32}
 
 
-class LineDedupParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LineDedupParams(Strict):
     min_repeats: int = Field(3, ge=2, description="a line in at least this many documents is boilerplate")
     min_chars: int = Field(1, ge=1, description="shorter (stripped) lines are never counted nor removed")
 

@@ -10,16 +10,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
 
 from curation.steps.base import StepContext, StepInfo, reject_where
 from curation.tokens import count_expr
+from mixloom.schema import Strict
 
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\ufeff]"
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Params(Strict):
     form: Literal["NFC", "NFKC", "NFD", "NFKD", "none"] = "NFKC"
     control_chars: bool = True
     whitespace: bool = True

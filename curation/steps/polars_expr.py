@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from curation.steps.base import StepContext, StepInfo, reject_where
+from mixloom.schema import Strict
 
 
 def compile_expr(src: str) -> pl.Expr:
@@ -25,8 +26,7 @@ def compile_expr(src: str) -> pl.Expr:
     return expr
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Params(Strict):
     filter: str | None = None
     with_columns: dict[str, str] = {}
     reason: str = "polars:filtered"

@@ -30,13 +30,14 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from curation.quality.batch import TextBatch
 from curation.quality.rules import RULESETS, C4Params, Check, RuleParams
 from curation.quality.tokenizer import chunk_tokenizer
 from curation.quality.tokens import Vocab
 from curation.steps.base import REJECT, StepContext, StepInfo, reject_where
+from mixloom.schema import Strict
 
 RuleName = Literal["gopher_quality", "gopher_repetition", "c4", "fineweb"]
 
@@ -76,8 +77,7 @@ def rule_configs(rules: list[str], overrides: dict[str, Any]) -> dict[str, RuleP
     return out
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Params(Strict):
     rules: list[RuleName] = Field(default_factory=lambda: list(RULESETS), min_length=1)
     overrides: dict[str, Any] = Field(default_factory=dict)
     all_scores: bool = Field(

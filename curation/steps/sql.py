@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import duckdb
 import polars as pl
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
 from curation.steps.base import BASE_SCHEMA, REJECT, StepContext, StepInfo
+from mixloom.schema import Strict
 
 
 def where_to_query(sql: str) -> str:
@@ -46,8 +47,7 @@ def run_query(sql: str, df: pl.DataFrame) -> pl.DataFrame:
         con.close()
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Params(Strict):
     query: str
     reason: str = "sql:filtered"
 

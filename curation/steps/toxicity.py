@@ -23,10 +23,11 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from curation.steps.base import StepContext, StepInfo, reject_where
 from mixloom.errors import UserError
+from mixloom.schema import Strict
 
 PROFANITY_LABELS = ("toxicity",)
 _RELEASES = "https://github.com/unitaryai/detoxify/releases/download/"
@@ -129,8 +130,7 @@ def load_detoxify(model: str, checkpoint: str, config: str | None, device: str, 
     return det
 
 
-class ToxicityParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ToxicityParams(Strict):
     backend: Literal["profanity", "detoxify"] = "profanity"
     model: Literal["original", "unbiased", "multilingual", "original-small", "unbiased-small"] = Field(
         "original", description="detoxify model type (its weights must be in the torch hub cache)"

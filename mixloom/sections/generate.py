@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from mixloom.schema import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class EngineSpec(_Strict):
+class EngineSpec(Strict):
     kind: Literal["vllm", "openai", "transformers"] = "vllm"
     model: str = Field(description="local model dir, 'tiny', or (openai) the served model name")
     max_tokens: int = Field(256, ge=1)
@@ -44,7 +42,7 @@ class EngineSpec(_Strict):
         return self
 
 
-class TaskSpec(_Strict):
+class TaskSpec(Strict):
     kind: Literal["math_cot", "pal", "code"]
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="default: the kind")
     seeds: str = Field(
@@ -82,11 +80,11 @@ class TaskSpec(_Strict):
         return self.name or self.kind
 
 
-class OutputSpec(_Strict):
+class OutputSpec(Strict):
     jsonl: bool = Field(False, description="also write JSONL copies of sft/pairs")
 
 
-class GenerateSection(_Strict):
+class GenerateSection(Strict):
     engine: EngineSpec
     tasks: list[TaskSpec] = Field(min_length=1)
     output: OutputSpec = OutputSpec()

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from reasoning.engines.base import Prompt
-from verification.sandbox import Limits, program_with_tests, run_many
 from reasoning.tasks.base import Check, Problem, Task
+from verification.sandbox import Limits, program_with_tests, run_many
 
 FENCE = "```"
 CHAT_INSTRUCTION = (

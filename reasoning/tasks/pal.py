@@ -7,10 +7,10 @@ import re
 from collections.abc import Sequence
 
 from reasoning.engines.base import Prompt
-from verification.sandbox import Limits, run_many
 from reasoning.tasks.base import Check, Problem
 from reasoning.tasks.math_cot import MathCoT, final_answer
 from verification.answers import answers_equal, extract_answer
+from verification.sandbox import Limits, run_many
 
 INSTRUCTION = "Write a Python program that solves the problem and prints only the final answer."
 

@@ -1,0 +1,37 @@
+"""What the core knows of the stage packages: names and "module:attr" strings, never imports.
+
+Adding a stage, a recipe section or a command is one line here plus one new module.
+"""
+
+from __future__ import annotations
+
+from mixloom.registry import Registry
+
+# Stages in their default order (the run graph orders them by what they read; ties keep this order).
+STAGES = Registry(
+    "stage",
+    {
+        "curate": "curation.stage:STAGE",
+        "generate": "reasoning.stage:STAGE",
+        "train.tokenizer": "training.stage:TOKENIZER",
+        "train.pretrain": "training.stage:PRETRAIN",
+        "train.sft": "training.stage:SFT",
+        "train.rm": "training.stage:RM",
+        "train.dpo": "training.stage:DPO",
+        "train.grpo": "training.stage:GRPO",
+        "eval": "training.stage:EVAL",
+    },
+)
+
+# Top-level recipe sections owned by a stage package: key → its pydantic schema.
+SECTIONS = Registry("recipe section", {})
+
+# Commands of the stage packages: name → a `register(app: typer.Typer)` function.
+COMMANDS = Registry(
+    "command",
+    {
+        "curate": "curation.cli:register",
+        "generate": "reasoning.cli:register",
+        "train": "training.cli:register",
+    },
+)
