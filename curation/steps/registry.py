@@ -5,7 +5,6 @@ Step modules are imported on first use so that a recipe without `toxicity` never
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,22 +14,26 @@ from pydantic import BaseModel, ValidationError
 
 from curation.steps.base import StepContext, StepInfo
 from mixloom.errors import RecipeError
+from mixloom.registry import Registry
 
-MODULES: dict[str, str] = {
-    "normalize": "curation.steps.normalize",
-    "sql": "curation.steps.sql",
-    "polars": "curation.steps.polars_expr",
-    "quality": "curation.steps.quality",
-    "language": "curation.steps.language",
-    "dedup": "curation.steps.dedup",
-    "line_dedup": "curation.steps.line_dedup",
-    "toxicity": "curation.steps.toxicity",
-    "decontaminate": "curation.steps.decontaminate",
-}
+STEPS = Registry(
+    "step",
+    {
+        "normalize": "curation.steps.normalize:INFO",
+        "sql": "curation.steps.sql:INFO",
+        "polars": "curation.steps.polars_expr:INFO",
+        "quality": "curation.steps.quality:INFO",
+        "language": "curation.steps.language:INFO",
+        "dedup": "curation.steps.dedup:INFO",
+        "line_dedup": "curation.steps.line_dedup:INFO",
+        "toxicity": "curation.steps.toxicity:INFO",
+        "decontaminate": "curation.steps.decontaminate:INFO",
+    },
+)
 
 
 def step_info(name: str) -> StepInfo:
-    return importlib.import_module(MODULES[name]).INFO
+    return STEPS.get(name)
 
 
 class ApplyTo(BaseModel):
@@ -85,9 +88,9 @@ def parse_step(entry: dict[str, Any], index: int, recipe: str) -> tuple[str, Bas
     entry, _ = split_apply_to(entry, index, recipe)
     ((name, raw),) = entry.items()
     where = f"steps.{index}.{name}"
-    if name not in MODULES:
+    if name not in STEPS:
         raise RecipeError(
-            recipe, where, f"unknown step '{name}'", f"use one of: {', '.join(sorted(MODULES))}"
+            recipe, where, f"unknown step '{name}'", f"use one of: {', '.join(sorted(STEPS))}"
         )
     info = step_info(name)
     if raw is None:
