@@ -10,6 +10,7 @@ import typer
 
 import mixloom.commands
 from mixloom.errors import UserError
+from mixloom.plugins import COMMANDS
 from mixloom.progress import console
 
 app = typer.Typer(
@@ -22,6 +23,8 @@ app = typer.Typer(
 
 for _mod in sorted(m.name for m in pkgutil.iter_modules(mixloom.commands.__path__)):
     importlib.import_module(f"mixloom.commands.{_mod}").register(app)
+for _name in COMMANDS:  # commands of the stage packages, named in mixloom.plugins
+    COMMANDS.get(_name)(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,9 +29,5 @@ SECTIONS = Registry("recipe section", {})
 # Commands of the stage packages: name → a `register(app: typer.Typer)` function.
 COMMANDS = Registry(
     "command",
-    {
-        "curate": "curation.cli:register",
-        "generate": "reasoning.cli:register",
-        "train": "training.cli:register",
-    },
+    {},
 )
