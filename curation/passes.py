@@ -15,9 +15,10 @@ from typing import Any
 import polars as pl
 
 from curation.io.writers import empty_rejects, to_rejects, write_parquet
+from curation.plan import PlannedStep
 from curation.steps.base import REJECT
 from curation.tokens import count_expr
-from mixloom.manifest import write_json_atomic
+from mixloom.manifest import atomic_path, write_json_atomic
 
 _STEP_CACHE: dict[str, list] = {}  # per worker process: steps (and their loaded models) reused across shards
 
@@ -28,10 +29,19 @@ class PassJob:
     in_path: str
     out_dir: str
     key: str  # the pass's hash: identifies its steps
-    steps: tuple  # ((label, step), ...) local steps
-    apply: tuple | None  # (label, step or None, decisions path) from the previous global step
-    map_step: tuple | None  # (label, step) global step to map at the end
+    steps: tuple[PlannedStep, ...]  # local steps
+    apply: Applied | None  # the previous global step's decisions and artifacts
+    map_step: PlannedStep | None  # the global step to map at the end
     tokenizer: str
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A reduced global step as the next pass sees it: the step, its decisions file and its artifacts."""
+
+    step: PlannedStep
+    decisions: str
+    artifacts: dict[str, Path]
 
 
 def _split(df: pl.DataFrame, label: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -54,12 +64,11 @@ def _stat(before: pl.DataFrame, after: pl.DataFrame, rej: pl.DataFrame, seconds:
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
 
 
 def run_pass(job: PassJob) -> dict[str, Any]:
@@ -68,31 +77,31 @@ def run_pass(job: PassJob) -> dict[str, Any]:
     if done.exists():
         return json.loads(done.read_text())
     cached = _STEP_CACHE.setdefault(
-        job.key, [s for _, s in job.steps] + [job.map_step[1] if job.map_step else None]
+        job.key, [s.step for s in job.steps] + [job.map_step.step if job.map_step else None]
     )
     df = pl.read_parquet(job.in_path)
     stats: dict[str, dict[str, Any]] = {}
     rejects: list[pl.DataFrame] = []
 
     if job.apply is not None:
-        label, step, decisions = job.apply
+        label, step = job.apply.step.label, job.apply.step.step
         t0 = time.perf_counter()
-        dec = pl.scan_parquet(decisions).filter(pl.col("id").is_in(df["id"].implode())).collect()
+        dec = pl.scan_parquet(job.apply.decisions).filter(pl.col("id").is_in(df["id"].implode())).collect()
         before = df
         # decision columns (cluster_id, contaminated_by, ...) stay on kept documents as scores; a later
         # step's columns of the same name replace an earlier one's
         replaced = [c for c in dec.columns if c != "id" and c in df.columns]
         marked = df.drop(replaced).join(dec, on="id", how="left")
-        if step is not None and hasattr(step, "apply"):
-            marked = step.apply(marked, Path(decisions))
+        marked = step.apply(marked, job.apply.artifacts)
         kept, rej = _split(marked, label)
-        if step is not None and getattr(step, "modifies_text", False):
+        if step.modifies_text:
             kept = kept.with_columns(count_expr(job.tokenizer).alias("tokens"))
         stats[label] = _stat(before, kept, rej, time.perf_counter() - t0)
         rejects.append(rej)
         df = kept
 
-    for (label, _), step in zip(job.steps, cached, strict=False):
+    for planned, step in zip(job.steps, cached, strict=False):
+        label = planned.label
         t0 = time.perf_counter()
         before = df
         res = step.process(df)
@@ -108,7 +117,7 @@ def run_pass(job: PassJob) -> dict[str, Any]:
     else:
         write_parquet(df, out / f"{job.shard}.parquet")
     if job.map_step is not None:
-        label, _ = job.map_step
+        label = job.map_step.label
         t0 = time.perf_counter()
         keys = cached[-1].map(df)
         write_parquet(keys, out / f"{job.shard}.map.parquet")

@@ -24,12 +24,20 @@ from curation.executors import make_executor
 from curation.io.readers import ReadTask, read_file
 from curation.io.writers import write_parquet, write_table
 from curation.mix import plan_mix
-from curation.passes import PassJob, run_pass
-from curation.plan import Plan, make_plan
+from curation.passes import Applied, PassJob, run_pass
+from curation.plan import Plan, PlannedStep, make_plan
 from curation.splits import assign_splits
 from curation.steps.base import REJECT
 from curation.tokens import describe
-from mixloom.manifest import code_version, file_entry, package_versions, stable_hash, write_manifest
+from mixloom.layout import RunLayout
+from mixloom.manifest import (
+    code_version,
+    file_entry,
+    package_versions,
+    stable_hash,
+    write_json_atomic,
+    write_manifest,
+)
 from mixloom.progress import console
 from mixloom.recipe import Recipe
 
@@ -141,14 +149,13 @@ def _run_passes(
     reject_files: list[Path] = []
     prev_key, inputs = read_key, [Path(s["path"]) for s in shards]
     names = [s["name"] for s in shards]
-    decisions: Path | None = None
+    applied: Applied | None = None
     for p in plan.passes:
-        entries = [plan.recipe.steps[int(label.split(":")[0])] for label, _ in p.steps]
-        map_entry = plan.recipe.steps[int(p.map_step[0].split(":")[0])] if p.map_step else None
+        entries = [s.entry for s in p.steps]
+        map_entry = p.map_step.entry if p.map_step else None
         key = stable_hash({"prev": prev_key, "steps": entries, "map": map_entry, "seed": plan.recipe.seed})
         out = work / f"pass{p.index}-{key}"
         out.mkdir(parents=True, exist_ok=True)
-        apply = (p.apply[0], p.apply[1], str(decisions)) if p.apply and decisions else None
         jobs = [
             PassJob(
                 shard=n,
@@ -156,7 +163,7 @@ def _run_passes(
                 out_dir=str(out),
                 key=key,
                 steps=tuple(p.steps),
-                apply=apply,
+                apply=applied,
                 map_step=p.map_step,
                 tokenizer=plan.tokenizer,
             )
@@ -176,20 +183,30 @@ def _run_passes(
         reject_files += sorted(out.glob("*.rejects.parquet"))
         inputs = [out / f"{n}.parquet" for n in names]
         if p.map_step is not None:
-            decisions = out / "decisions.parquet"
-            if not (out / "decisions.done").exists():
-                t0 = time.perf_counter()
-                label, step = p.map_step
-                dec = step.reduce([out / f"{n}.map.parquet" for n in names], out / "reduce")
-                write_parquet(dec, decisions)
-                (out / "decisions.done").write_text(f"{time.perf_counter() - t0:.3f}\n")
-            for report in sorted((out / "reduce").glob("*.json")):  # e.g. contamination.json, minhash.json
-                reports.setdefault(p.map_step[0], {})[report.stem] = json.loads(report.read_text())
-            funnel.setdefault(f"{p.map_step[0]} (reduce)", {})["seconds"] = float(
-                (out / "decisions.done").read_text()
-            )
+            applied, seconds, report = _reduce(p.map_step, [out / f"{n}.map.parquet" for n in names], out)
+            if report:
+                reports[p.map_step.label] = report
+            funnel.setdefault(f"{p.map_step.label} (reduce)", {})["seconds"] = seconds
         prev_key = key
     return inputs, reject_files, funnel, reports
+
+
+def _reduce(ps: PlannedStep, maps: list[Path], out: Path) -> tuple[Applied, float, dict[str, Any]]:
+    """Reduce a global step once (its decisions, artifacts and report saved with a done record last)."""
+    done = out / "reduce.json"
+    if not done.exists():
+        t0 = time.perf_counter()
+        reduced = ps.step.reduce(maps, out / "reduce")
+        write_parquet(reduced.decisions, out / "decisions.parquet")
+        record = {
+            "seconds": round(time.perf_counter() - t0, 3),
+            "artifacts": {k: str(v) for k, v in reduced.artifacts.items()},
+            "report": reduced.report,
+        }
+        write_json_atomic(done, record)
+    record = json.loads(done.read_text())
+    artifacts = {k: Path(v) for k, v in record["artifacts"].items()}
+    return Applied(ps, str(out / "decisions.parquet"), artifacts), record["seconds"], record["report"]
 
 
 def _order_funnel(funnel: dict, labels: list[str]) -> list[dict]:
@@ -217,10 +234,11 @@ def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict 
         report = None
     else:
         selection, report = plan_mix(docs, r.mix, r.seed)
-    mixdir = out_dir / "mix"
+    layout = RunLayout(out_dir)
+    mixdir = layout.mix_root
     if mixdir.exists():
         shutil.rmtree(mixdir)
-    sel_path = out_dir / "_work" / "mix_selection.parquet"
+    sel_path = layout.work / "mix_selection.parquet"
     write_parquet(selection, sel_path)
     jobs = [
         (str(f), str(sel_path), str(mixdir), i, r.splits, r.seed, r.execution.output_format)
@@ -262,7 +280,8 @@ def curate(
     """Run the recipe's curation; returns the manifest (also written to OUT/manifest.json)."""
     t_start = time.perf_counter()
     out_dir = recipe.output_dir(out)
-    work = out_dir / "_work"
+    layout = RunLayout(out_dir)
+    work = layout.work
     plan = make_plan(recipe, workdir=work / "steps")
     kind = executor or recipe.execution.executor
     nworkers = workers or recipe.execution.workers
@@ -280,23 +299,17 @@ def curate(
         read_key = read_dir.name.removeprefix("read-")
         finals, reject_files, funnel, step_reports = _run_passes(plan, shards, read_key, work, ex)
         timings["steps"] = time.perf_counter() - t0
-        for d in ("curated", "rejects"):
-            if (out_dir / d).exists():
-                shutil.rmtree(out_dir / d)
+        for d in (layout.curated, layout.rejects):
+            if d.exists():
+                shutil.rmtree(d)
         for i, f in enumerate(finals):
-            _link(f, out_dir / "curated" / f"part-{i:05d}.parquet")
+            _link(f, layout.curated / f"part-{i:05d}.parquet")
         read_rejects = sorted(read_dir.glob("*.rejects.parquet"))
         for f in read_rejects + reject_files:
-            _link(
-                f,
-                out_dir
-                / "rejects"
-                / f"{f.parent.name.split('-')[0]}-{f.name.removesuffix('.rejects.parquet')}.parquet",
-            )
+            name = f"{f.parent.name.split('-')[0]}-{f.name.removesuffix('.rejects.parquet')}.parquet"
+            _link(f, layout.rejects / name)
         t0 = time.perf_counter()
-        mix_report, split_stats = _write_mix(
-            plan, sorted((out_dir / "curated").glob("*.parquet")), out_dir, ex
-        )
+        mix_report, split_stats = _write_mix(plan, sorted(layout.curated.glob("*.parquet")), out_dir, ex)
         timings["mix"] = time.perf_counter() - t0
     finally:
         ex.close()

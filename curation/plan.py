@@ -30,31 +30,53 @@ class SourceFiles:
     files: list[Path]
 
 
+@dataclass(frozen=True)
+class PlannedStep:
+    """A built step with its place in the recipe: what passes carry (and workers receive)."""
+
+    index: int
+    name: str  # the recipe key: `dedup`, `sql`, ...
+    entry: dict[str, Any]  # the recipe entry (hashed into the pass key)
+    step: Any
+
+    @property
+    def label(self) -> str:
+        """How the manifest and the funnel name the step: `3:dedup.minhash`, `0:normalize`."""
+        params = self.entry[self.name]
+        if self.name == "dedup" and isinstance(params, dict):
+            return f"{self.index}:dedup.{params.get('method', 'exact')}"
+        return f"{self.index}:{self.name}"
+
+    @property
+    def where(self) -> str:
+        return f"steps.{self.index}.{self.name}"
+
+    @property
+    def is_global(self) -> bool:
+        return isinstance(self.step, GlobalStep)
+
+
 @dataclass
 class Pass:
     """Steps run together over each shard: apply the previous global step, local steps, map a global step."""
 
     index: int
-    apply: tuple[str, Any] | None
-    steps: list[tuple[str, Any]]
-    map_step: tuple[str, Any] | None
+    apply: PlannedStep | None
+    steps: list[PlannedStep]
+    map_step: PlannedStep | None
 
 
 @dataclass
 class Plan:
     recipe: Recipe
     sources: list[SourceFiles]
-    steps: list[Any]
-    labels: list[str]
+    steps: list[PlannedStep]
     passes: list[Pass]
     tokenizer: str
 
-
-def step_label(index: int, entry: dict[str, Any]) -> str:
-    ((name, params),) = entry.items()
-    if name == "dedup" and isinstance(params, dict):
-        return f"{index}:dedup.{params.get('method', 'exact')}"
-    return f"{index}:{name}"
+    @property
+    def labels(self) -> list[str]:
+        return [s.label for s in self.steps]
 
 
 def _check_source_fields(recipe: Recipe, name: str, fmt: str, files: list[Path]) -> None:
@@ -84,26 +106,26 @@ def _check_source_fields(recipe: Recipe, name: str, fmt: str, files: list[Path])
                 )
 
 
-def _make_passes(steps: list[Any], labels: list[str]) -> list[Pass]:
+def _make_passes(steps: list[PlannedStep]) -> list[Pass]:
     passes: list[Pass] = []
     apply = None
-    cur: list[tuple[str, Any]] = []
-    for label, step in zip(labels, steps, strict=True):
-        if isinstance(step, GlobalStep) and not hasattr(step, "process"):
-            passes.append(Pass(len(passes), apply, cur, (label, step)))
-            apply, cur = (label, step), []
+    cur: list[PlannedStep] = []
+    for ps in steps:
+        if ps.is_global:
+            passes.append(Pass(len(passes), apply, cur, ps))
+            apply, cur = ps, []
         else:
-            cur.append((label, step))
+            cur.append(ps)
     if cur or apply is not None or not passes:
         passes.append(Pass(len(passes), apply, cur, None))
     return passes
 
 
-def dry_run(steps: list[Any], labels: list[str], recipe: Recipe) -> None:
+def dry_run(steps: list[PlannedStep], recipe: Recipe) -> None:
     """Run the step chain on an empty batch: catches SQL binder errors and unknown columns before work."""
     df = pl.DataFrame(schema=BASE_SCHEMA)
-    for label, step in zip(labels, steps, strict=True):
-        where = f"steps.{label.split(':')[0]}.{label.split(':')[1].split('.')[0]}"
+    for ps in steps:
+        step, where = ps.step, ps.where
         try:
             if hasattr(step, "process"):
                 df = step.process(df)
@@ -142,14 +164,16 @@ def make_plan(recipe: Recipe, workdir: Path | None = None) -> Plan:
         tokenizer = check_tokenizer(recipe.mix.tokenizer if recipe.mix else "approx", recipe.root)
     except ValueError as e:
         raise RecipeError(rpath, "mix.tokenizer", str(e)) from None
-    labels = [step_label(i, e) for i, e in enumerate(recipe.steps)]
-    steps = build_steps(recipe.steps, recipe.root, recipe.seed, rpath, workdir)
-    dry_run(steps, labels, recipe)
+    built = build_steps(recipe.steps, recipe.root, recipe.seed, rpath, workdir)
+    steps = [
+        PlannedStep(i, next(iter(e)), e, s) for i, (e, s) in enumerate(zip(recipe.steps, built, strict=True))
+    ]
+    dry_run(steps, recipe)
     for name, src in recipe.sources.items():
         for key, q in (("sql", src.sql), ("polars", src.polars)):
             if q:
                 _check_prefilter(rpath, f"sources.{name}.{key}", key, q)
-    return Plan(recipe, sources, steps, labels, _make_passes(steps, labels), tokenizer)
+    return Plan(recipe, sources, steps, _make_passes(steps), tokenizer)
 
 
 def _check_prefilter(rpath: str, where: str, kind: str, q: str) -> None:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
 
 import typer
 
-import mixloom.commands
 from mixloom.errors import UserError
 from mixloom.plugins import COMMANDS
 from mixloom.progress import console
@@ -21,9 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _mod in sorted(m.name for m in pkgutil.iter_modules(mixloom.commands.__path__)):
-    importlib.import_module(f"mixloom.commands.{_mod}").register(app)
-for _name in COMMANDS:  # commands of the stage packages, named in mixloom.plugins
+for _name in COMMANDS:  # the core's commands and the stage packages', named in mixloom.plugins
     COMMANDS.get(_name)(app)
 
 

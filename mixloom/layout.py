@@ -8,7 +8,7 @@ reads another's output names it by reference and the run graph can be derived fr
       manifest.json  curated/  rejects/  mix/<split>/  _work/        curate
       generate/{sft,pairs,samples,quarantine}/  generate/manifest.json generate
       train/<stage>/{model,log.jsonl,loss.png,manifest.json}         train.<stage>
-      eval/results.json                                              eval
+      train/eval/results.json                                        eval
       <stage>/                                                       any stage added later (its own folder)
       report/index.html  DATACARD.md  .mixloom-state.json  .lock     the core
 """
@@ -57,6 +57,8 @@ class RunLayout:
         """A stage's own folder: `curate` is the run root (for compatibility), `train.sft` is train/sft."""
         if stage == "curate":
             return self.root
+        if stage == "eval":
+            return self.eval
         return self.root.joinpath(*stage.split("."))
 
     # -- curation ------------------------------------------------------------------------------
@@ -97,7 +99,7 @@ class RunLayout:
 
     @property
     def eval(self) -> Path:
-        return self.root / "eval"
+        return self.root / "train" / "eval"
 
     # -- references ----------------------------------------------------------------------------
     def ref_path(self, ref: str) -> Path:

@@ -1,162 +1,152 @@
-"""`mixloom run`: the recipe's stages in order (curate → generate → train stages → eval → report).
+"""`mixloom run` and `mixloom plan`: the recipe's stages in graph order, each skipped when its key is unchanged.
 
-Each stage's cache key hashes its recipe section, its input files' checksums, the keys of the stages it reads
-from, and the code version. A stage whose key matches the one recorded at its last successful run is skipped,
-so rerunning an unchanged recipe does no work, and changing one section re-runs that stage and what depends on
-it only. Within a stage, finished shards, batches and checkpoints are reused, so a killed run resumes where it
-stopped (curation: per shard and per pass; generation: per batch; pretraining: from its last checkpoint).
+A stage's cache key hashes its own recipe section, the checksums of the files it reads, the keys of the stages
+it reads from (see `mixloom.graph`) and the code version. So changing `train.sft` re-runs SFT and whatever reads
+`train.sft` (DPO, GRPO, eval), and nothing upstream. Within a stage, finished shards, batches and checkpoints
+are reused, so a killed run resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mixloom.graph import Node, build_graph
+from mixloom.layout import RunLayout
 from mixloom.manifest import code_version, file_checksum, stable_hash, write_json_atomic
 from mixloom.progress import console
 from mixloom.recipe import Recipe
 
-STATE = ".mixloom-state.json"
-TRAIN_ORDER = ("tokenizer", "pretrain", "sft", "rm", "dpo", "grpo")
-
 
 @dataclass
-class Stage:
+class Status:
+    """What `plan` says of a stage: its key, whether it will run, and why."""
+
     name: str
-    deps: list[str]
-    section: dict[str, Any]
-    inputs: list[Path] = field(default_factory=list)
-    run: Callable[[], Any] | None = None
+    key: str
+    reads: list[str]
+    run: bool
+    why: str
 
 
-def _files(recipe: Recipe, patterns: list[str]) -> list[Path]:
-    import glob
+class Checksums:
+    """File checksums, reused from the last run while a file's size and mtime are unchanged."""
 
-    out: list[Path] = []
-    for pat in patterns:
-        p = recipe.resolve(pat)
-        if glob.has_magic(str(p)):
-            out += [Path(x) for x in sorted(glob.glob(str(p), recursive=True))]
-        elif p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file())
-        elif p.exists():
-            out.append(p)
-    return out
+    def __init__(self, known: dict[str, list]):
+        self.known = known
+
+    def __call__(self, path: Path) -> str:
+        st = path.stat()
+        entry = self.known.get(str(path))
+        if entry and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
+            return entry[2]
+        digest = file_checksum(path)
+        self.known[str(path)] = [st.st_size, st.st_mtime_ns, digest]
+        return digest
 
 
-def plan_stages(recipe: Recipe, run_dir: Path) -> list[Stage]:
-    import json
+def _read_state(layout: RunLayout) -> dict[str, Any]:
+    return json.loads(layout.state.read_text()) if layout.state.exists() else {}
 
-    dumped = recipe.model_dump(mode="json")
-    stages: list[Stage] = []
-    if recipe.sources:
-        from curation.pipeline import curate
 
-        pats = [p for s in recipe.sources.values() for p in ([s.path] if isinstance(s.path, str) else s.path)]
-        stages.append(
-            Stage(
-                "curate",
-                [],
-                {k: dumped[k] for k in ("sources", "steps", "mix", "splits", "seed")},
-                _files(recipe, pats),
-                lambda: curate(recipe, out=run_dir),
-            )
+def _parts(node: Node, recipe: Recipe, keys: dict[str, str], checksum: Checksums) -> dict[str, Any]:
+    return {
+        "section": stable_hash(node.stage.section(recipe)),
+        "files": {str(f): checksum(f) for f in node.files},
+        "deps": {d: keys[d] for d in node.deps},
+        "code": code_version(),
+    }
+
+
+def _why(parts: dict[str, Any], old: dict[str, Any] | None, rerun: set[str]) -> str:
+    """Why a stage will run: the first difference from its last successful run."""
+    if old is None:
+        return "never ran"
+    prev = old.get("parts", {})
+    if prev.get("section") != parts["section"]:
+        return "its recipe section changed"
+    changed = [f for f, c in parts["files"].items() if prev.get("files", {}).get(f) != c]
+    if changed or set(prev.get("files", {})) != set(parts["files"]):
+        names = [Path(f).name for f in changed] or ["the set of input files"]
+        return f"input changed: {', '.join(names[:3])}"
+    ups = [d for d in parts["deps"] if d in rerun or prev.get("deps", {}).get(d) != parts["deps"][d]]
+    if ups:
+        return f"reads {', '.join(ups)}, which " + ("will run" if set(ups) & rerun else "changed")
+    if prev.get("code") != parts["code"]:
+        return "the code version changed"
+    return "forced"
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def plan(recipe: Recipe, out: Path | None = None, force: bool = False) -> list[Status]:
+    """Each stage in run order with its cache key and whether (and why) it would run now."""
+    layout = RunLayout(recipe.output_dir(out))
+    state = _read_state(layout)
+    checksum = Checksums(state.get("_files", {}))
+    keys: dict[str, str] = {}
+    rerun: set[str] = set()
+    out_list = []
+    for node in build_graph(recipe):
+        parts = _parts(node, recipe, keys, checksum)
+        key = keys[node.name] = stable_hash(parts)
+        old = state.get(node.name)
+        runs = force or old is None or old.get("key") != key
+        why = "forced" if force else (_why(parts, old, rerun) if runs else "cached")
+        if runs:
+            rerun.add(node.name)
+        reads = (
+            node.refs
+            + [str(f) for f in node.files][:3]
+            + ([f"… {len(node.files) - 3} more files"] if len(node.files) > 3 else [])
         )
-    if recipe.generate is not None:
-        import reasoning
-
-        gen = dumped["generate"]
-        seeds = [t["seeds"] for t in gen.get("tasks", []) if t.get("seeds")]
-        stages.append(
-            Stage(
-                "generate",
-                [],
-                {"generate": gen, "seed": recipe.seed},
-                _files(recipe, seeds),
-                lambda: reasoning.run(recipe, run_dir),
-            )
-        )
-    if recipe.train is not None:
-        import training
-
-        configured = training.configured_stages(recipe)
-        prev: list[str] = ["curate"] if recipe.sources else []
-        for s in [s for s in TRAIN_ORDER if s in configured]:
-            deps = list(prev)
-            if s in ("sft", "rm", "dpo", "grpo") and recipe.generate is not None:
-                deps.append("generate")
-            section = json.loads(json.dumps(dumped["train"].get(s)))
-            stages.append(
-                Stage(
-                    f"train.{s}",
-                    deps,
-                    {"train": section, "seed": recipe.seed},
-                    [],
-                    (lambda s=s: training.run_stage(recipe, s, run_dir, resume=True)),
-                )
-            )
-            prev = [f"train.{s}"] if s in ("tokenizer", "pretrain") else prev
-        if dumped["train"].get("eval"):
-            stages.append(
-                Stage(
-                    "eval",
-                    [st.name for st in stages],
-                    {"eval": dumped["train"]["eval"]},
-                    [],
-                    lambda: training.run_eval(recipe, run_dir),
-                )
-            )
-    return stages
-
-
-def stage_key(stage: Stage, keys: dict[str, str]) -> str:
-    return stable_hash(
-        {
-            "section": stage.section,
-            "inputs": [(str(p), file_checksum(p)) for p in stage.inputs],
-            "deps": {d: keys.get(d) for d in stage.deps},
-            "code": code_version(),
-        }
-    )
+        out_list.append(Status(node.name, key, reads, runs, why))
+    return out_list
 
 
 def run_recipe(
     recipe: Recipe, out: Path | None = None, force: bool = False, only: list[str] | None = None
 ) -> dict[str, Any]:
     """Run every stage of the recipe (or `only` these), skipping those whose cache key is unchanged."""
-    import json
-
-    run_dir = recipe.output_dir(out)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / STATE
-    state: dict[str, Any] = json.loads(state_path.read_text()) if state_path.exists() else {}
+    layout = RunLayout(recipe.output_dir(out))
+    layout.root.mkdir(parents=True, exist_ok=True)
+    state = _read_state(layout)
+    checksum = Checksums(state.setdefault("_files", {}))
     keys: dict[str, str] = {}
+    rerun: set[str] = set()
     summary: dict[str, Any] = {}
-    for stage in plan_stages(recipe, run_dir):
-        key = keys[stage.name] = stage_key(stage, keys)
-        if only and stage.name not in only and stage.name.split(".")[0] not in only:
-            summary[stage.name] = "not selected"
+    for node in build_graph(recipe):
+        parts = _parts(node, recipe, keys, checksum)
+        key = keys[node.name] = stable_hash(parts)
+        if only and node.name not in only and node.name.split(".")[0] not in only:
+            summary[node.name] = "not selected"
             continue
-        if not force and state.get(stage.name, {}).get("key") == key:
-            console.print(f"[dim]{stage.name}: unchanged, cached[/]", highlight=False)
-            summary[stage.name] = "cached"
+        old = state.get(node.name)
+        if not force and old is not None and old.get("key") == key:
+            console.print(f"[dim]{node.name}: unchanged, cached[/]", highlight=False)
+            summary[node.name] = "cached"
             continue
-        console.print(f"[bold]{stage.name}[/] …", highlight=False)
+        why = "forced" if force else _why(parts, old, rerun)
+        rerun.add(node.name)
+        console.print(f"[bold]{node.name}[/] … [dim]({why})[/]", highlight=False)
         t0 = time.perf_counter()
-        assert stage.run is not None
-        stage.run()
+        result = node.stage.run(recipe, layout) or {}
         seconds = time.perf_counter() - t0
-        state[stage.name] = {"key": key, "seconds": round(seconds, 2), "finished": time.time()}
-        write_json_atomic(state_path, state)
-        summary[stage.name] = f"ran in {seconds:.1f}s"
-    from mixloom.report import build_report
+        state[node.name] = {"key": key, "parts": parts, "seconds": round(seconds, 2), "finished": time.time()}
+        write_json_atomic(layout.state, state)
+        line = node.stage.summary(result)
+        summary[node.name] = f"ran in {seconds:.1f}s" + (f": {line}" if line else "")
+    from mixloom.report import build_report, write_data_card
 
-    if (run_dir / "manifest.json").exists():
-        from mixloom.datacard import write_data_card
-
-        write_data_card(run_dir)
-    summary["report"] = str(build_report(run_dir))
+    if layout.manifest.exists() or any(v != "not selected" for v in summary.values()):
+        write_data_card(layout.root)
+    summary["report"] = str(build_report(layout.root))
     return summary

@@ -29,5 +29,12 @@ SECTIONS = Registry("recipe section", {})
 # Commands of the stage packages: name → a `register(app: typer.Typer)` function.
 COMMANDS = Registry(
     "command",
-    {},
+    {
+        "validate": "mixloom.commands.validate:register",
+        "run": "mixloom.commands.run:register",  # run, plan, report, trace
+        "tiny-model": "mixloom.commands.tiny:register",
+        "curate": "curation.cli:register",
+        "generate": "reasoning.cli:register",
+        "train": "training.cli:register",
+    },
 )

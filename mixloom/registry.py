@@ -28,6 +28,15 @@ class Registry:
     def names(self) -> list[str]:
         return list(self._entries)
 
+    def register(self, name: str, target: str) -> None:
+        """Add (or replace) an entry at run time, e.g. a plugin or a test; the usual way is a line in source."""
+        self._entries[name] = target
+        self._loaded.pop(name, None)
+
+    def unregister(self, name: str) -> None:
+        self._entries.pop(name, None)
+        self._loaded.pop(name, None)
+
     def target(self, name: str) -> str:
         return self._entries[name]
 

@@ -2,7 +2,8 @@
 
 A stage is an object with a `name` (`curate`, `generate`, `train.sft`, `eval`, `audit`, ...) and four methods:
 
-- `validate(recipe)`: every check that can run before work starts (raises `RecipeError`);
+- `validate(recipe)`: every check that can run before work starts (raises `RecipeError`; may return a short
+  summary of what it found, e.g. files per source, for `mixloom validate`);
 - `reads(recipe)`: the references (`curate.train`, `generate.pairs`, `train.sft`) and data files it consumes;
 - `run(recipe, layout)`: does the work, writes under `layout`, returns a small JSON-able result;
 - `report(layout)`: the sections it adds to the HTML report and the data card.
@@ -31,6 +32,7 @@ class Section:
     markdown: str = ""
     order: int = 50  # lower comes first in the report
     figures: dict[str, bytes] = field(default_factory=dict)  # name.png → PNG bytes, written beside the page
+    facts: dict[str, str] = field(default_factory=dict)  # key results for the summary at the top
 
 
 class Stage:
@@ -46,7 +48,7 @@ class Stage:
         """What of the recipe this stage depends on (hashed into its cache key)."""
         return {"section": recipe.dump(self.name), "seed": recipe.seed}
 
-    def validate(self, recipe: Recipe) -> None:
+    def validate(self, recipe: Recipe) -> dict[str, Any] | None:
         return None
 
     def reads(self, recipe: Recipe) -> list[str]:

@@ -1,8 +1,8 @@
 """Tiny local models for tests, benchmarks and the built-in examples.
 
 Nothing may come from a model hub at run time, so every example that needs a model builds one here:
-a byte-level BPE tokenizer trained with `tokenizers` on the given texts (with a chat template, so chat
-APIs work) and a small random LlamaForCausalLM. The sizes keep attention head_dim >= 32, which vLLM's
+the one byte-level BPE tokenizer trainer (`mixloom.tokenizer`, with its chat template, so chat APIs
+work) on the given texts and a small random LlamaForCausalLM. The sizes keep attention head_dim >= 32, which vLLM's
 CPU attention backend requires, and the directory loads in vLLM, transformers and TRL alike.
 """
 
@@ -13,37 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mixloom.manifest import stable_hash
-
-BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
-ROLE_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>", "<|end|>"]
-
-# One turn per message, closed by <|end|>; the generation prompt opens an assistant turn.
-CHAT_TEMPLATE = (
-    "{{ bos_token }}"
-    "{% for message in messages %}"
-    "{{ '<|' + message['role'] + '|>\n' + message['content'] + '<|end|>\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
-)
+from mixloom.tokenizer import BOS, EOS, IM_END, PAD, train_tokenizer
 
 _DONE = "tiny.json"
-
-
-def _train_tokenizer(texts: Iterable[str], vocab_size: int):
-    """Byte-level BPE: covers every byte, so any text round-trips; merges learnt from `texts`."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=[PAD, BOS, EOS, UNK, *ROLE_TOKENS],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(list(texts), trainer=trainer)
-    return tok
 
 
 def make_tiny_model(
@@ -64,7 +36,7 @@ def make_tiny_model(
     arguments' hash is stored in `tiny.json`), so examples can call this on every run.
     """
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     texts = list(texts)
     if hidden // heads < 32:
@@ -79,22 +51,13 @@ def make_tiny_model(
         "intermediate": intermediate,
         "context": context,
         "texts": stable_hash(texts),
+        "tokenizer": "chatml-1",  # the shared trainer and chat template (mixloom.tokenizer)
     }
     marker = out / _DONE
     if reuse and marker.exists() and json.loads(marker.read_text()).get("spec") == spec:
         return out
 
-    tok = _train_tokenizer(texts, vocab_size)
-    hf_tok = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token=BOS,
-        eos_token=EOS,
-        pad_token=PAD,
-        unk_token=UNK,
-        additional_special_tokens=ROLE_TOKENS,
-        model_max_length=context,
-    )
-    hf_tok.chat_template = CHAT_TEMPLATE
+    hf_tok = train_tokenizer([texts], vocab_size, min_frequency=1, model_max_length=context)
 
     torch.manual_seed(seed)
     ids = hf_tok.convert_tokens_to_ids
@@ -109,7 +72,7 @@ def make_tiny_model(
         max_position_embeddings=context,
         tie_word_embeddings=True,
         bos_token_id=ids(BOS),
-        eos_token_id=[ids(EOS), ids("<|end|>")],
+        eos_token_id=[ids(EOS), ids(IM_END)],
         pad_token_id=ids(PAD),
         dtype="float32",
     )

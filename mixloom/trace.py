@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from mixloom.errors import UserError
+from mixloom.layout import RunLayout
 
 
 def _find(paths: list[Path], doc_id: str, columns: list[str] | None = None) -> pl.DataFrame:
@@ -28,10 +29,11 @@ def _find(paths: list[Path], doc_id: str, columns: list[str] | None = None) -> p
 
 def trace_document(run: Path, doc_id: str) -> dict[str, Any]:
     """The path of a curation document: origin → steps → kept/rejected → mix copies and split."""
-    manifest = json.loads((run / "manifest.json").read_text()) if (run / "manifest.json").exists() else {}
+    layout = RunLayout(run)
+    manifest = json.loads(layout.manifest.read_text()) if layout.manifest.exists() else {}
     steps = [row["step"] for row in manifest.get("steps", [])]
-    kept = _find(sorted((run / "curated").glob("*.parquet")), doc_id)
-    rejected = _find(sorted((run / "rejects").glob("*.parquet")), doc_id)
+    kept = _find(sorted(layout.curated.glob("*.parquet")), doc_id)
+    rejected = _find(sorted(layout.rejects.glob("*.parquet")), doc_id)
     if kept.is_empty() and rejected.is_empty():
         return {}
     out: dict[str, Any] = {"id": doc_id, "kind": "document"}
@@ -44,7 +46,7 @@ def trace_document(run: Path, doc_id: str) -> dict[str, Any]:
             k: v for k, v in row.items() if k not in base and v is not None
         }  # null: step skipped it
         out["text"] = row["text"][:300]
-        mixed = _find(sorted((run / "mix").rglob("*.parquet")), doc_id, ["epoch", "split"])
+        mixed = _find(sorted(layout.mix_root.rglob("*.parquet")), doc_id, ["epoch", "split"])
         out["mix"] = {"copies": mixed.height, "split": mixed["split"][0] if mixed.height else None}
     else:
         row = rejected.row(0, named=True)
@@ -74,7 +76,7 @@ def _seed_record(run: Path, seed_file: str, problem_id: str) -> dict[str, Any]:
     """The seed problem a generated sample came from: its file, line and (start of its) record."""
     line = int(m.group(1)) if (m := re.search(r"(\d+)$", problem_id)) else None
     out: dict[str, Any] = {"problem_id": problem_id, "file": seed_file, "line": line}
-    manifest = run / "generate" / "manifest.json"
+    manifest = RunLayout(run).generate / "manifest.json"
     inputs = json.loads(manifest.read_text()).get("inputs", []) if manifest.exists() else []
     path = next((Path(i["path"]) for i in inputs if i["path"].endswith(seed_file)), None)
     if path is not None and path.exists() and line:
@@ -88,15 +90,15 @@ def _seed_record(run: Path, seed_file: str, problem_id: str) -> dict[str, Any]:
 
 def trace_generated(run: Path, sample_id: str) -> dict[str, Any]:
     """A generated sample → its verdict, whether it reached the SFT set and pairs, and its seed problem."""
-    gen = run / "generate"
-    for p in sorted((gen / "samples").rglob("*.parquet")) if (gen / "samples").exists() else []:
+    samples = RunLayout(run).ref_path("generate.samples")
+    for p in sorted(samples.rglob("*.parquet")) if samples.exists() else []:
         hit = pl.scan_parquet(str(p)).filter(pl.col("sample_id") == sample_id).collect()
         if hit.height == 0:
             continue
         row = hit.row(0, named=True)
         used = {}
         for name, cols in (("sft", ["sample_id"]), ("pairs", ["chosen_id", "rejected_id"])):
-            files = sorted((gen / name).glob("*.parquet"))
+            files = sorted(RunLayout(run).ref_path(f"generate.{name}").glob("*.parquet"))
             if files:
                 df = pl.concat([pl.read_parquet(str(f), columns=cols) for f in files])
                 used[name] = [c for c in cols if (df[c] == sample_id).any()]

@@ -1,27 +1,23 @@
-"""`mixloom validate`: every check that can run before work starts, for every stage the recipe has."""
+"""`mixloom validate`: every check that can run before work starts, for every stage the recipe configures."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from mixloom.graph import build_graph
 from mixloom.recipe import Recipe, load_recipe
 
 
-def validate(path: str) -> tuple[Recipe, dict[str, Any]]:
-    """Load the recipe and run each stage's own checks; returns the recipe and a summary of what was checked."""
-    recipe = load_recipe(path)
-    summary: dict[str, Any] = {"name": recipe.name}
-    if recipe.sources:
-        from curation.plan import make_plan
+def validate_recipe(recipe: Recipe) -> dict[str, Any]:
+    """Run each configured stage's own checks and derive the run graph (which checks references)."""
+    nodes = build_graph(recipe)
+    summary: dict[str, Any] = {"name": recipe.name, "stages": [n.name for n in nodes]}
+    for node in nodes:
+        summary.update(node.stage.validate(recipe) or {})
+    return summary
 
-        plan = make_plan(recipe)
-        summary["sources"] = {s.name: len(s.files) for s in plan.sources}
-        summary["steps"] = plan.labels
-    for section, module in (("generate", "reasoning"), ("train", "training")):
-        if getattr(recipe, section) is not None:
-            mod = importlib.import_module(module)
-            if hasattr(mod, "check"):
-                mod.check(recipe)
-            summary[section] = "ok"
-    return recipe, summary
+
+def validate(path: str) -> tuple[Recipe, dict[str, Any]]:
+    """Load the recipe and validate it; returns the recipe and a summary of what was checked."""
+    recipe = load_recipe(path)
+    return recipe, validate_recipe(recipe)

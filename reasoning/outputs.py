@@ -4,7 +4,6 @@ preference pairs and quarantined seed records, each row with its provenance."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mixloom.manifest import atomic_path
 from reasoning.select import Sample, pairs
 
 PROVENANCE = [
@@ -89,12 +89,10 @@ _META = b"mixloom.generate"
 
 def write_table_atomic(table: pa.Table, path: Path, meta: dict[str, Any] | None = None) -> Path:
     """Write via a temp file and rename: a crash leaves the old file or none, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if meta is not None:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META: json.dumps(meta)})
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
     return path
 
 
@@ -204,9 +202,7 @@ def write_final(
 
 
 def _write_jsonl(table: pa.Table, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for row in table.to_pylist():
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
     return path

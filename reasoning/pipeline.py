@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mixloom.layout import RunLayout
 from mixloom.manifest import code_version, file_entry, stable_hash, write_manifest
 from mixloom.progress import progress_bar
 from mixloom.recipe import Recipe
@@ -328,7 +329,7 @@ def run_generate(
     assert gen is not None
     t0 = time.perf_counter()
     root = recipe.output_dir(out_dir)
-    out = root / "generate"
+    out = RunLayout(root).generate
     model = resolve_model(recipe, root, build=engine is None)
     label = str(model) if gen.engine.kind == "openai" else _label(recipe, model)
     ctx = Context(recipe, gen.engine, model, label, engine)

@@ -7,7 +7,6 @@ leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mixloom.errors import UserError
+from mixloom.manifest import atomic_path
 
 
 def rng_state() -> dict[str, Any]:
@@ -53,9 +53,8 @@ def save(ckpt_dir: Path, step: int, payload: dict[str, Any], keep: int) -> Path:
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     path = ckpt_dir / f"step-{step:07d}.pt"
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save({"step": step, **payload}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"step": step, **payload}, tmp)
     for old in checkpoints(ckpt_dir)[:-keep]:
         old.unlink()
     return path

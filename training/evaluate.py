@@ -1,6 +1,6 @@
 """`mixloom eval`: score a trained model on the recipe's `train.eval` tasks and write results as JSON.
 
-Default data per metric (see `training.EVAL_DEFAULT_DATA`): perplexity on the curated test split (per
+Default data per metric (see `training.checks.EVAL_DEFAULT_DATA`): perplexity on the curated test split (per
 domain and overall); ROUGE / F1 / exact match on the SFT held-out conversations; GSM8K accuracy on
 `data/gsm8k/test.jsonl`; pass@k needs a HumanEval-style file. Rows that already carry a `prediction`
 (or, for pass@k, `completions`) are scored as given, so outputs of other systems can be compared too.
@@ -16,7 +16,8 @@ from mixloom.errors import UserError
 from mixloom.manifest import write_json_atomic
 from mixloom.recipe import Recipe
 from mixloom.sections.train import EvalTask
-from training import EVAL_DEFAULT_DATA, align, generate, metrics, refs
+from training import align, generate, metrics, refs
+from training.checks import EVAL_DEFAULT_DATA
 from training.logs import quiet_libraries
 from training.stages import write_stage_manifest
 

@@ -65,53 +65,25 @@ def exact_match(prediction: str, golds: str | Sequence[str]) -> float:
 # --- ROUGE ----------------------------------------------------------------------------------------
 
 
+KEYS = ("rouge1", "rouge2", "rougeL")
+
+
 @functools.cache
-def _rouge_tokenizer(stem: bool):
-    from rouge_score.tokenizers import DefaultTokenizer
+def _scorer(stem: bool):
+    from rouge_score.rouge_scorer import RougeScorer
 
-    return DefaultTokenizer(use_stemmer=stem)
-
-
-def _rouge_tokens(text: str, stem: bool) -> list[str]:
-    """rouge-score's own tokenisation (lower case, alphanumerics, optional Porter stemming), so scores match."""
-    return _rouge_tokenizer(stem).tokenize(text)
-
-
-def _fmeasure(overlap: int, n_pred: int, n_ref: int) -> float:
-    if overlap == 0:
-        return 0.0
-    p, r = overlap / n_pred, overlap / n_ref
-    return 2 * p * r / (p + r)
-
-
-def _ngrams(tokens: list[str], n: int) -> Counter:
-    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-
-
-def _lcs(a: list[str], b: list[str]) -> int:
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
+    return RougeScorer(list(KEYS), use_stemmer=stem)
 
 
 def rouge_pair(prediction: str, reference: str, stem: bool = True) -> dict[str, float]:
-    """ROUGE-1, ROUGE-2 and ROUGE-L F-measures of one prediction against one reference."""
-    p, r = _rouge_tokens(prediction, stem), _rouge_tokens(reference, stem)
-    out = {}
-    for n in (1, 2):
-        pg, rg = _ngrams(p, n), _ngrams(r, n)
-        out[f"rouge{n}"] = _fmeasure(sum((pg & rg).values()), sum(pg.values()), sum(rg.values()))
-    out["rougeL"] = _fmeasure(_lcs(p, r), len(p), len(r))
-    return out
+    """ROUGE-1, ROUGE-2 and ROUGE-L F-measures of one prediction against one reference (rouge-score)."""
+    scores = _scorer(stem).score(reference, prediction)
+    return {k: scores[k].fmeasure for k in KEYS}
 
 
 def rouge(predictions: Sequence[str], references: Sequence[str | Sequence[str]], stem: bool = True):
     """Mean ROUGE F-measures over examples; with several references an example takes its best one."""
-    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+    totals = dict.fromkeys(KEYS, 0.0)
     for pred, refs in zip(predictions, references, strict=True):
         refs = [refs] if isinstance(refs, str) else list(refs)
         scores = [rouge_pair(pred, r, stem) for r in refs]

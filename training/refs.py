@@ -12,21 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from mixloom.errors import UserError
+from mixloom.layout import RunLayout
 from mixloom.recipe import Recipe
 
 STAGES = ("tokenizer", "pretrain", "sft", "rm", "dpo", "grpo")
-DATA_REFS = {
-    "curate.train": "mix/train",
-    "curate.validation": "mix/validation",
-    "curate.test": "mix/test",
-    "generate.sft": "generate/sft",
-    "generate.pairs": "generate/pairs",
-}
+# the data references training stages accept (their files are found through mixloom.layout.RunLayout)
+DATA_REFS = ("curate.train", "curate.validation", "curate.test", "generate.sft", "generate.pairs")
 _EXTS = (".parquet", ".jsonl", ".json")
 
 
 def stage_dir(run_dir: Path, stage: str) -> Path:
-    return run_dir / "train" / stage
+    return RunLayout(run_dir).stage_dir("eval" if stage == "eval" else f"train.{stage}")
 
 
 def is_ref(ref: str) -> bool:
@@ -36,7 +32,7 @@ def is_ref(ref: str) -> bool:
 def data_path(recipe: Recipe, run_dir: Path, ref: str) -> Path:
     """The file or directory a `data:` value names (not checked for existence)."""
     if ref in DATA_REFS:
-        return run_dir / DATA_REFS[ref]
+        return RunLayout(run_dir).ref_path(ref)
     if ref.startswith(("curate.", "generate.")):
         raise UserError(f"{recipe.path}: unknown data reference '{ref}'; known: {', '.join(DATA_REFS)}")
     return recipe.resolve(ref)

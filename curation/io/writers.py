@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
 
 from curation.steps.base import REJECT
+from mixloom.manifest import atomic_path
 
 REJECT_SCHEMA = {
     "id": pl.String,
@@ -23,18 +23,14 @@ REJECT_SCHEMA = {
 
 def write_parquet(df: pl.DataFrame, path: Path) -> Path:
     """Deterministic bytes for the same frame: fixed compression, no timestamps."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    df.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        df.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
     return path
 
 
 def write_jsonl(df: pl.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    df.write_ndjson(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        df.write_ndjson(tmp)
     return path
 
 

@@ -18,14 +18,10 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-import warnings
 from functools import cache
 from pathlib import Path
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import sre_constants as C
-    import sre_parse
+from re import _constants as C  # the regex parser behind `re` (the deprecated `sre_parse` modules' home)
+from re import _parser as sre_parse
 
 RULES_PATH = Path(__file__).with_name("spacy_en_rules.json")
 _NONE: dict[str, tuple[str, ...]] = {}

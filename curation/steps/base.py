@@ -17,7 +17,8 @@ Steps are built from their recipe entry by `build(params, ctx)` functions regist
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -58,13 +59,36 @@ class LocalStep(Protocol):
     def process(self, df: pl.DataFrame) -> pl.DataFrame: ...
 
 
-@runtime_checkable
-class GlobalStep(Protocol):
+@dataclass
+class Reduced:
+    """What a corpus-wide step's reduce decides, returned explicitly (never left as files to be found)."""
+
+    decisions: pl.DataFrame  # `id` + decision columns (+ REJECT with the reason), joined onto every shard
+    artifacts: dict[str, Path] = field(default_factory=dict)  # files its `apply` needs (e.g. repeated lines)
+    report: dict[str, Any] = field(default_factory=dict)  # goes into the manifest under the step's label
+
+
+class GlobalStep(ABC):
+    """A step that needs the whole corpus: `map` per shard → `reduce` once → `apply` per shard.
+
+    The engine joins `Reduced.decisions` onto each shard's documents by id, then calls `apply` with the
+    artifacts, so a step that only rejects (dedup) needs no `apply` and one that edits text (line_dedup) has one.
+    """
+
     name: str
+    modifies_text: bool = False
 
-    def map(self, df: pl.DataFrame) -> pl.DataFrame: ...
+    @abstractmethod
+    def map(self, df: pl.DataFrame) -> pl.DataFrame:
+        """A small key table for this shard (hashes, signatures, n-grams), written beside it."""
 
-    def reduce(self, paths: list[Path], workdir: Path) -> pl.DataFrame: ...
+    @abstractmethod
+    def reduce(self, paths: list[Path], workdir: Path) -> Reduced:
+        """All shards' key tables → decisions per document, artifacts for `apply`, and a report."""
+
+    def apply(self, df: pl.DataFrame, artifacts: dict[str, Path]) -> pl.DataFrame:
+        """Change documents after the decisions were joined (default: nothing more)."""
+        return df
 
 
 @dataclass
@@ -79,6 +103,7 @@ class StepInfo:
     params_for: Any = (
         None  # optional (raw dict) -> params model, when the model depends on a key (dedup.method)
     )
+    reads: Any = None  # optional (params) -> list of file paths the step reads (part of the cache key)
 
 
 def reject_where(df: pl.DataFrame, condition: pl.Expr, reason: pl.Expr | str) -> pl.DataFrame:

@@ -24,7 +24,7 @@ import polars as pl
 from pydantic import Field
 
 from curation.minhash import text as tx
-from curation.steps.base import REJECT, StepContext, StepInfo
+from curation.steps.base import REJECT, GlobalStep, Reduced, StepContext, StepInfo
 from mixloom.errors import UserError
 from mixloom.schema import Strict
 
@@ -128,7 +128,7 @@ def build_index(params: DecontaminateParams, ctx: StepContext) -> EvalIndex:
 
 
 @dataclass
-class Decontaminate:
+class Decontaminate(GlobalStep):
     params: DecontaminateParams
     index: EvalIndex
     name: str = "decontaminate"
@@ -191,7 +191,7 @@ class Decontaminate:
             parts.append(per_doc.with_columns(id=ids).select(list(MAP_SCHEMA)))
         return pl.concat(parts) if parts else pl.DataFrame(schema=MAP_SCHEMA)
 
-    def reduce(self, paths: list[Path], workdir: Path) -> pl.DataFrame:
+    def reduce(self, paths: list[Path], workdir: Path) -> Reduced:
         found = (
             pl.concat([pl.read_parquet(p) for p in paths]).sort("id")
             if paths
@@ -201,12 +201,16 @@ class Decontaminate:
             reason = pl.concat_str(pl.lit("contaminated:"), pl.col("contam_set"))
         else:
             reason = pl.lit(None, dtype=pl.String)
-        if workdir is not None:
-            self.write_report(found, Path(workdir))
-        return found.select("id", reason.alias(REJECT), "contaminated_by", "contam_ngrams")
+        report = self.write_report(found, Path(workdir))
+        decisions = found.select("id", reason.alias(REJECT), "contaminated_by", "contam_ngrams")
+        return Reduced(
+            decisions,
+            artifacts={"contamination": Path(workdir) / "contamination.parquet"},
+            report={"contamination": report},
+        )
 
     def write_report(self, found: pl.DataFrame, workdir: Path) -> dict:
-        """contamination.json (summary + item -> documents) and contamination.parquet (set, item, id)."""
+        """The summary (+ item -> documents) and contamination.parquet (set, item, id)."""
         workdir.mkdir(parents=True, exist_ok=True)
         rows = found.select("id", pl.col("contaminated_by").alias("label")).explode("label")
         rows = rows.with_columns(
@@ -229,7 +233,6 @@ class Decontaminate:
             "sets": sets,
             "matches": by_item.to_dicts(),
         }
-        (workdir / "contamination.json").write_text(json.dumps(report, indent=1) + "\n")
         return report
 
 
@@ -242,4 +245,5 @@ INFO = StepInfo(
     params=DecontaminateParams,
     build=build,
     doc=__doc__ or "",
+    reads=lambda p: [s.path for s in p.against],
 )

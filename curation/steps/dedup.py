@@ -18,7 +18,7 @@ import polars as pl
 import xxhash
 from pydantic import BaseModel
 
-from curation.steps.base import REJECT, StepContext, StepInfo
+from curation.steps.base import REJECT, GlobalStep, Reduced, StepContext, StepInfo
 from mixloom.schema import Strict
 
 _WS = re.compile(r"\s+")
@@ -45,7 +45,7 @@ def text_key(text: str, lowercase: bool = True) -> int:
 
 
 @dataclass
-class ExactDedup:
+class ExactDedup(GlobalStep):
     params: ExactParams
     name: str = "dedup"
 
@@ -53,14 +53,14 @@ class ExactDedup:
         keys = [text_key(t, self.params.lowercase) for t in df["text"].to_list()]
         return pl.DataFrame({"id": df["id"], "key": pl.Series(keys, dtype=pl.UInt64)})
 
-    def reduce(self, paths: list[Path], workdir: Path) -> pl.DataFrame:
+    def reduce(self, paths: list[Path], workdir: Path) -> Reduced:
         keys = (
             pl.scan_parquet([str(p) for p in paths])
             if paths
             else pl.LazyFrame(schema={"id": pl.String, "key": pl.UInt64})
         )
         keeper = keys.group_by("key").agg(pl.col("id").min().alias("duplicate_of"), pl.len().alias("n"))
-        return (
+        decisions = (
             keys.join(keeper.filter(pl.col("n") > 1), on="key", how="inner")
             .filter(pl.col("id") != pl.col("duplicate_of"))
             .select(
@@ -72,6 +72,7 @@ class ExactDedup:
             .sort("id")
             .collect()
         )
+        return Reduced(decisions, report={"removed": decisions.height})
 
 
 def build(params: BaseModel, ctx: StepContext):

@@ -5,10 +5,10 @@ each document, counted once per document: a table (h, docs). reduce: per-hash do
 shards, hash range by hash range so memory stays bounded, and the lines seen in >= `min_repeats` documents
 written to `<workdir>/boilerplate_lines.parquet`. The decisions are empty: nothing is rejected by id.
 
-apply (next pass, per shard): the engine calls `step.apply(df, decisions_path)`; the lines whose hash is in
-the boilerplate set are removed from `text` (other lines, blank ones included, stay as they were), the count
-goes to `lines_removed`, and a document left without any non-blank line is rejected as `boilerplate_only`.
-The boilerplate file is found next to the decisions (`<decisions dir>/reduce/`), or in a directory given.
+apply (next pass, per shard): the engine calls `step.apply(df, artifacts)`; the lines whose hash is in the
+boilerplate set (`artifacts["lines"]`) are removed from `text` (other lines, blank ones included, stay as they
+were), the count goes to `lines_removed`, and a document left without any non-blank line is rejected as
+`boilerplate_only`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import polars as pl
 import xxhash
 from pydantic import Field
 
-from curation.steps.base import REJECT, StepContext, StepInfo, reject_where
-from mixloom.errors import UserError
+from curation.steps.base import REJECT, GlobalStep, Reduced, StepContext, StepInfo, reject_where
 from mixloom.schema import Strict
 
 FILE = "boilerplate_lines.parquet"
@@ -46,15 +45,8 @@ def _boilerplate(path: str) -> np.ndarray:
     return np.sort(pl.read_parquet(path)["h"].to_numpy())
 
 
-def _find_file(where: Path) -> Path:
-    for cand in (where / FILE, where.parent / "reduce" / FILE, where.with_name(FILE)):
-        if cand.is_file():
-            return cand
-    raise UserError(f"line_dedup: no {FILE} near {where}: run the reduce phase first (rerun the curation)")
-
-
 @dataclass
-class LineDedup:
+class LineDedup(GlobalStep):
     params: LineDedupParams
     name: str = "line_dedup"
     modifies_text: bool = True
@@ -73,7 +65,7 @@ class LineDedup:
         frame = pl.DataFrame({"h": pl.Series(keys, dtype=pl.UInt64)})
         return frame.group_by("h").agg(pl.len().cast(pl.UInt32).alias("docs")).sort("h")
 
-    def reduce(self, paths: list[Path], workdir: Path) -> pl.DataFrame:
+    def reduce(self, paths: list[Path], workdir: Path) -> Reduced:
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         files = [str(p) for p in paths]
@@ -86,11 +78,15 @@ class LineDedup:
             found.append(agg.collect())
         table = pl.concat(found) if found else pl.DataFrame(schema={"h": pl.UInt64, "docs": pl.UInt32})
         table.sort("h").write_parquet(workdir / FILE)
-        return pl.DataFrame(schema={"id": pl.String, REJECT: pl.String})
+        return Reduced(
+            pl.DataFrame(schema={"id": pl.String, REJECT: pl.String}),
+            artifacts={"lines": workdir / FILE},
+            report={"boilerplate_lines": table.height},
+        )
 
-    def apply(self, df: pl.DataFrame, decisions: Path) -> pl.DataFrame:
+    def apply(self, df: pl.DataFrame, artifacts: dict[str, Path]) -> pl.DataFrame:
         """Remove the boilerplate lines from `text`; count them in `lines_removed`."""
-        bad = _boilerplate(str(_find_file(Path(decisions))))
+        bad = _boilerplate(str(artifacts["lines"]))
         texts, removed = [], []
         for t in df["text"].fill_null("").to_list():
             lines = t.split("\n")

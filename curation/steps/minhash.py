@@ -15,7 +15,6 @@ datasketch's balanced defaults.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from curation.minhash import signature as sg
 from curation.minhash import text as tx
 from curation.minhash.cluster import reduce_minhash
-from curation.steps.base import REJECT, StepContext
+from curation.steps.base import REJECT, GlobalStep, Reduced, StepContext
 
 MAP_CHUNK = 1024  # documents hashed at once inside a shard: keeps temporaries small (and reused)
 
@@ -89,7 +88,7 @@ def _empty_map_schema(bands: int, num_perm: int, verify: str) -> dict:
 
 
 @dataclass
-class MinhashStep:
+class MinhashStep(GlobalStep):
     """Picklable: plain fields only; datasketch is imported inside the worker on first use."""
 
     threshold: float
@@ -167,13 +166,10 @@ class MinhashStep:
             cols["sig"] = pl.Series("sig", sig[has])
         return pl.DataFrame(cols)
 
-    def reduce(self, paths: list[Path], workdir: Path) -> pl.DataFrame:
+    def reduce(self, paths: list[Path], workdir: Path) -> Reduced:
         decisions, stats = reduce_minhash(list(paths), self.bands, self.threshold, self.verify)
-        if workdir is not None:
-            Path(workdir).mkdir(parents=True, exist_ok=True)
-            summary = {**asdict(stats), "bands": self.bands, "rows": self.rows, "threshold": self.threshold}
-            (Path(workdir) / "minhash.json").write_text(json.dumps(summary, indent=2) + "\n")
-        return decisions
+        summary = {**asdict(stats), "bands": self.bands, "rows": self.rows, "threshold": self.threshold}
+        return Reduced(decisions, report={"minhash": summary})
 
 
 def build_minhash(params: MinhashParams, ctx: StepContext) -> MinhashStep:

@@ -12,7 +12,6 @@ from typing import Literal
 import polars as pl
 
 from curation.steps.base import StepContext, StepInfo, reject_where
-from curation.tokens import count_expr
 from mixloom.schema import Strict
 
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\ufeff]"
@@ -23,7 +22,6 @@ class Params(Strict):
     control_chars: bool = True
     whitespace: bool = True
     fix_mojibake: bool = False
-    tokenizer: str = "approx"
 
 
 @dataclass
@@ -55,7 +53,6 @@ class Normalize:
         out = out.with_columns(
             (pl.col("__norm") != pl.col("text")).alias("norm_changed"), pl.col("__norm").alias("text")
         ).drop("__norm")
-        out = out.with_columns(count_expr(p.tokenizer).alias("tokens"))
         return reject_where(out, pl.col("text").str.len_bytes() == 0, "normalize:empty")
 
 

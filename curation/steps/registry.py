@@ -89,9 +89,7 @@ def parse_step(entry: dict[str, Any], index: int, recipe: str) -> tuple[str, Bas
     ((name, raw),) = entry.items()
     where = f"steps.{index}.{name}"
     if name not in STEPS:
-        raise RecipeError(
-            recipe, where, f"unknown step '{name}'", f"use one of: {', '.join(sorted(STEPS))}"
-        )
+        raise RecipeError(recipe, where, f"unknown step '{name}'", f"use one of: {', '.join(sorted(STEPS))}")
     info = step_info(name)
     if raw is None:
         raw = {}

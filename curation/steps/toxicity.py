@@ -254,4 +254,10 @@ def build(params: ToxicityParams, ctx: StepContext) -> Toxicity:
     return Toxicity(params, where, checkpoint=checkpoint, config=config)
 
 
-INFO = StepInfo(name="toxicity", params=ToxicityParams, build=build, doc=__doc__ or "")
+INFO = StepInfo(
+    name="toxicity",
+    params=ToxicityParams,
+    build=build,
+    doc=__doc__ or "",
+    reads=lambda p: [x for x in (p.checkpoint, p.config) if x],
+)

@@ -1,4 +1,4 @@
-"""`mixloom run`, `mixloom report`, `mixloom trace`."""
+"""`mixloom run`, `mixloom plan`, `mixloom report`, `mixloom trace`."""
 
 from __future__ import annotations
 
@@ -17,14 +17,41 @@ def run_cmd(
     force: Annotated[bool, typer.Option(help="rerun every stage even if its inputs are unchanged")] = False,
     only: Annotated[list[str] | None, typer.Option(help="run only these stages (repeatable)")] = None,
 ) -> None:
-    """Run a whole recipe: curate → generate → train → eval, then write the report and the data card."""
+    """Run a whole recipe (its stages in the order of what they read), then write the report and data card."""
     from mixloom.orchestrator import run_recipe
     from mixloom.validate import validate
 
     r, _ = validate(str(recipe))
     summary = run_recipe(r, out=out, force=force, only=only)
     for stage, what in summary.items():
-        console.print(f"  {stage}: {what}", highlight=False)
+        console.print(f"  {stage}: {what}", highlight=False, markup=False)
+
+
+def plan_cmd(
+    recipe: Annotated[Path, typer.Argument(help="recipe YAML")],
+    out: Annotated[Path | None, typer.Option(help="run directory (default: the recipe's output)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show the run graph: each stage, what it reads, and whether it is cached or will run (and why)."""
+    from dataclasses import asdict
+
+    from mixloom.orchestrator import plan
+    from mixloom.validate import validate
+
+    r, _ = validate(str(recipe))
+    statuses = plan(r, out)
+    if as_json:
+        stdout.print_json(json.dumps([asdict(s) for s in statuses]))
+        return
+    from rich.table import Table
+
+    t = Table(title=f"run graph of {r.name} ({r.output_dir(out)})", title_justify="left")
+    for col in ("stage", "reads", "status"):
+        t.add_column(col)
+    for s in statuses:
+        status = f"[yellow]will run[/]: {s.why}" if s.run else "[green]cached[/]"
+        t.add_row(s.name, "\n".join(s.reads) or "-", status)
+    stdout.print(t)
 
 
 def report_cmd(
@@ -61,5 +88,6 @@ def trace_cmd(
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run_cmd)
+    app.command("plan")(plan_cmd)
     app.command("report")(report_cmd)
     app.command("trace")(trace_cmd)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mixloom.registry import Registry
 from reasoning.engines.base import Completion, Engine, Generation, Sampling, cpu_defaults, cut_at_stop
 
 __all__ = [
@@ -26,7 +27,15 @@ __all__ = [
     "close_all",
 ]
 
-KINDS = ("vllm", "openai", "transformers")
+ENGINES = Registry(
+    "engine",
+    {
+        "vllm": "reasoning.engines.vllm_engine:VLLMEngine",
+        "openai": "reasoning.engines.openai_engine:OpenAIEngine",
+        "transformers": "reasoning.engines.hf_engine:TransformersEngine",
+    },
+)
+KINDS = tuple(ENGINES.names())
 _cache: dict[tuple, Engine] = {}
 
 
@@ -35,20 +44,10 @@ def make_engine(kind: str, model: str, seed: int = 0, **options: Any) -> Engine:
     key = (kind, str(model), seed, tuple(sorted((k, repr(v)) for k, v in options.items())))
     if key in _cache:
         return _cache[key]
-    if kind == "vllm":
-        from reasoning.engines.vllm_engine import VLLMEngine
-
-        engine: Engine = VLLMEngine(model, seed=seed, **options)
-    elif kind == "openai":
-        from reasoning.engines.openai_engine import OpenAIEngine
-
-        engine = OpenAIEngine(model, **options)
-    elif kind == "transformers":
-        from reasoning.engines.hf_engine import TransformersEngine
-
-        engine = TransformersEngine(model, seed=seed, **options)
-    else:
+    if kind not in ENGINES:
         raise ValueError(f"unknown engine kind {kind!r}; one of {', '.join(KINDS)}")
+    cls = ENGINES.get(kind)
+    engine: Engine = cls(model, **options) if kind == "openai" else cls(model, seed=seed, **options)
     _cache[key] = engine
     return engine
 

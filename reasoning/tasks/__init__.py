@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from mixloom.registry import Registry
 from mixloom.sections.generate import TaskSpec
 from reasoning.tasks.base import Check, Problem, Quarantined, Seeds, Task
-from reasoning.tasks.code import Code
-from reasoning.tasks.math_cot import MathCoT
-from reasoning.tasks.pal import PAL
 
-TASKS: dict[str, type[Task]] = {"math_cot": MathCoT, "pal": PAL, "code": Code}
+TASKS = Registry(
+    "task",
+    {
+        "math_cot": "reasoning.tasks.math_cot:MathCoT",
+        "pal": "reasoning.tasks.pal:PAL",
+        "code": "reasoning.tasks.code:Code",
+    },
+)
 
 __all__ = ["TASKS", "Check", "Problem", "Quarantined", "Seeds", "Task", "make_task"]
 
 
 def make_task(spec: TaskSpec) -> Task:
-    return TASKS[spec.kind](spec)
+    return TASKS.get(spec.kind)(spec)

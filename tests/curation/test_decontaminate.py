@@ -40,7 +40,9 @@ def make_step(tmp_path: Path, items: list[dict], **kw):
 def run(step, df: pl.DataFrame, tmp_path: Path) -> pl.DataFrame:
     p = tmp_path / "map.parquet"
     step.map(df).write_parquet(p)
-    return step.reduce([p], tmp_path / "reduce")
+    reduced = step.reduce([p], tmp_path / "reduce")
+    run.report = reduced.report["contamination"]  # the report the engine puts in the manifest
+    return reduced.decisions
 
 
 def plant(text: str, question: str) -> str:
@@ -61,7 +63,7 @@ def test_planted_questions_found_and_clean_text_untouched(tmp_path):
     dec = run(step, pl.DataFrame(docs), tmp_path)
     assert dec.select("id", REJECT).rows() == [("d03", "contaminated:mini"), ("d10", "contaminated:mini")]
     assert dec["contaminated_by"].to_list() == [["mini:q0"], ["mini:q1", "mini:q3"]]
-    report = json.loads((tmp_path / "reduce" / "contamination.json").read_text())
+    report = run.report
     assert report["sets"]["mini"] == {"items": 4, "contaminated_items": 3, "documents": 2}
     assert {(m["item"], tuple(m["documents"])) for m in report["matches"]} == {
         ("q0", ("d03",)),
@@ -123,7 +125,12 @@ def test_errors_name_the_key(tmp_path):
 def test_empty_frame(tmp_path):
     step = make_step(tmp_path, [{"question": QUESTIONS[0]}])
     assert step.map(pl.DataFrame(schema=BASE_SCHEMA)).height == 0
-    assert step.reduce([], tmp_path / "r").columns == ["id", REJECT, "contaminated_by", "contam_ngrams"]
+    assert step.reduce([], tmp_path / "r").decisions.columns == [
+        "id",
+        REJECT,
+        "contaminated_by",
+        "contam_ngrams",
+    ]
 
 
 def test_through_the_pipeline(write_recipe, tmp_path):
@@ -142,8 +149,8 @@ def test_through_the_pipeline(write_recipe, tmp_path):
         "execution": {"shard_docs": 10},
         "splits": {"train": 1.0},
     }
-    curate(load_recipe(write_recipe(recipe)), out=tmp_path / "run")
+    manifest = curate(load_recipe(write_recipe(recipe)), out=tmp_path / "run")
     rejects = pl.read_parquet(tmp_path / "run" / "rejects" / "*.parquet")
     assert rejects.select("id", "reason").rows() == [("w/d07", "contaminated:mini")]
-    report = json.loads(next((tmp_path / "run" / "_work").rglob("contamination.json")).read_text())
+    report = manifest["step_reports"]["0:decontaminate"]["contamination"]
     assert report["matches"] == [{"set": "mini", "item": "1", "documents": ["w/d07"]}]

@@ -32,9 +32,8 @@ def run(step, df: pl.DataFrame, tmp_path: Path, shards: int = 2) -> pl.DataFrame
         p = tmp_path / f"m{k}.parquet"
         step.map(df.gather_every(shards, offset=k)).write_parquet(p)
         paths.append(p)
-    dec = step.reduce(paths, tmp_path / "reduce")
-    dec.write_parquet(tmp_path / "decisions.parquet")  # the engine's layout: decisions beside reduce/
-    return step.apply(df.join(dec, on="id", how="left"), tmp_path / "decisions.parquet")
+    reduced = step.reduce(paths, tmp_path / "reduce")
+    return step.apply(df.join(reduced.decisions, on="id", how="left"), reduced.artifacts)
 
 
 def test_boilerplate_lines_removed_other_lines_kept(tmp_path):

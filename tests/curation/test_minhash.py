@@ -57,7 +57,7 @@ def run(step, df: pl.DataFrame, shards: int, tmp: Path) -> pl.DataFrame:
         p = tmp / f"map{k}.parquet"
         step.map(df[part.tolist()]).write_parquet(p)
         paths.append(p)
-    return step.reduce(paths, tmp / "reduce")
+    return step.reduce(paths, tmp / "reduce").decisions
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,10 @@ def test_planted_near_duplicates_are_found_against_exact_jaccard(planted, tmp_pa
         assert jaccard(texts[a], texts[b]) >= 0.8
     kept = dec.filter(pl.col(REJECT).is_null())
     assert set(kept["id"]) <= {a for a, _ in truth}  # originals (smaller ids) are the keepers
-    assert (tmp_path / "reduce" / "minhash.json").exists()
+    summary = (
+        step_for(threshold=0.8).reduce(sorted(tmp_path.glob("map*.parquet")), tmp_path).report["minhash"]
+    )
+    assert summary["duplicates"] == dec.filter(pl.col(REJECT).is_not_null()).height
 
 
 @pytest.mark.parametrize("verify", ["exact", "signature", "none"])
@@ -184,7 +187,7 @@ def test_empty_frame_and_params_checks(tmp_path):
     step = step_for()
     out = step.map(pl.DataFrame(schema=BASE_SCHEMA))
     assert out.height == 0 and f"b{step.bands - 1}" in out.columns
-    assert step.reduce([], tmp_path).height == 0
+    assert step.reduce([], tmp_path).decisions.height == 0
     with pytest.raises(ValidationError, match="both bands and rows"):
         MinhashParams(method="minhash", bands=4)
     with pytest.raises(ValidationError, match="exceeds num_perm"):
@@ -208,12 +211,12 @@ def test_through_the_pipeline(write_recipe, planted, tmp_path):
         "splits": {"train": 1.0},
         "seed": 3,
     }
-    curate(load_recipe(write_recipe(recipe)), out=tmp_path / "run")
+    manifest = curate(load_recipe(write_recipe(recipe)), out=tmp_path / "run")
     rejects = pl.read_parquet(tmp_path / "run" / "rejects" / "*.parquet")
     direct = run(step_for(), df, 1, tmp_path / "direct")
     removed = direct.filter(pl.col(REJECT).is_not_null())
     near = rejects.filter(pl.col("reason") == "near_duplicate")
     assert removed.height > 20
     assert sorted(near["id"]) == sorted("wiki/" + removed["id"])  # the engine prefixes ids with the source
-    summary = json.loads(next((tmp_path / "run" / "_work").rglob("minhash.json")).read_text())
+    summary = manifest["step_reports"]["0:dedup.minhash"]["minhash"]
     assert summary["duplicates"] == removed.height

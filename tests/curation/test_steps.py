@@ -161,10 +161,10 @@ def test_exact_dedup_map_reduce_keeps_smallest_id(tmp_path, docs):
     for i, s in enumerate(shards):
         paths.append(tmp_path / f"{i}.parquet")
         step.map(s).write_parquet(paths[-1])
-    dec = step.reduce(paths, tmp_path)
+    dec = step.reduce(paths, tmp_path).decisions
     assert sorted(dec["id"]) == sorted(copies["id"])
     assert dec["duplicate_of"].to_list() == [i.removeprefix("zz-") for i in dec["id"]]
     assert set(dec[REJECT]) == {"exact_duplicate"}
     # the same decisions whatever the shard order
-    assert step.reduce(paths[::-1], tmp_path).sort("id").equals(dec.sort("id"))
+    assert step.reduce(paths[::-1], tmp_path).decisions.sort("id").equals(dec.sort("id"))
     assert json.dumps(dec.columns) == json.dumps(["id", REJECT, "duplicate_of", "cluster_id"])

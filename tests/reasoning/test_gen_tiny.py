@@ -19,7 +19,7 @@ def test_tiny_model_loads_and_round_trips_text(tiny_model_dir):
     chat = tok.apply_chat_template(
         [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}], tokenize=False
     )
-    assert chat == "<s><|user|>\nhi<|end|>\n<|assistant|>\nyo<|end|>\n"
+    assert chat == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nyo<|im_end|>\n"
 
 
 def test_tiny_model_is_reused_when_unchanged_and_rebuilt_when_changed(tmp_path):

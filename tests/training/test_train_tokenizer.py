@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from train_helpers import wiki_paragraphs
 
+from mixloom.tokenizer import EOS, IM_END, IM_START, SPECIAL_TOKENS
 from training.data import encode
-from training.tokenizer import EOS, IM_END, IM_START, SPECIAL_TOKENS, load_tokenizer, train_tokenizer
+from training.tokenizer import load_tokenizer, train_tokenizer
 
 
 @pytest.fixture(scope="module")

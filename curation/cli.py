@@ -1,4 +1,4 @@
-"""`mixloom validate`, `mixloom curate`, `mixloom stats`."""
+"""`mixloom curate` and `mixloom stats`."""
 
 from __future__ import annotations
 
@@ -7,15 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mixloom.progress import console, stdout
-
-
-def validate_cmd(recipe: Annotated[Path, typer.Argument(help="recipe YAML")]) -> None:
-    """Check a recipe (schema, files, fields, steps, SQL) without doing any work."""
-    from mixloom.validate import validate
-
-    _, summary = validate(str(recipe))
-    console.print(f"[green]ok[/] {recipe}: {summary}", highlight=False)
+from mixloom.progress import stdout
 
 
 def curate_cmd(
@@ -45,6 +37,5 @@ def stats_cmd(out: Annotated[Path, typer.Argument(help="a curation output direct
 
 
 def register(app: typer.Typer) -> None:
-    app.command("validate")(validate_cmd)
     app.command("curate")(curate_cmd)
     app.command("stats")(stats_cmd)

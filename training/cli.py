@@ -10,8 +10,7 @@ from typing import Any
 import typer
 
 from mixloom.errors import UserError
-
-STAGES = ("tokenizer", "pretrain", "sft", "rm", "dpo", "grpo")
+from training.refs import STAGES
 
 
 def _summary(stage: str, res: dict[str, Any]) -> str:
