@@ -5,6 +5,7 @@ Reads only what curation wrote (manifest, curated/ and rejects/ Parquet), throug
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,27 @@ def funnel(m: dict[str, Any]) -> Section:
     return s
 
 
+def examples(layout: RunLayout, per_reason: int = 2, chars: int = 240) -> Section | None:
+    """A few rejected documents per step and reason, so a person can judge each filter by eye."""
+    files = sorted(layout.rejects.glob("*.parquet"))
+    if not files:
+        return None
+    rej = pl.concat([pl.read_parquet(f, columns=["id", "step", "reason", "text"]) for f in files])
+    if rej.is_empty():
+        return None
+    counts = rej.group_by("step", "reason").len().sort(["len", "step"], descending=[True, False]).head(12)
+    s = Section("What curation removed, with examples", order=12)
+    for step, reason, n in counts.rows():
+        ex = rej.filter((pl.col("step") == step) & (pl.col("reason") == reason)).sort("id").head(per_reason)
+        items = "".join(
+            f"<li><code>{html.escape(i)}</code>: {html.escape((t or '')[:chars])}"
+            f"{'…' if t and len(t) > chars else ''}</li>"
+            for i, t in ex.select("id", "text").rows()
+        )
+        s.html += f"<h3>{html.escape(step)} · {html.escape(reason)} ({n:,} documents)</h3><ul>{items}</ul>"
+    return s
+
+
 def sources(m: dict[str, Any]) -> Section:
     lines = ["## Sources", "", "| source | domain | files | bytes | licence |", "|---|---|---|---|---|"]
     for name, src in m["recipe"]["section"]["sources"].items():
@@ -132,6 +154,21 @@ def mix(m: dict[str, Any]) -> Section | None:
         f"| {d} | {100 * r['target_share']:.2f}% | {100 * r['achieved_share']:.2f}% |"
         for d, r in mx["domains"].items()
     ]
+    src_rows = [
+        [
+            src,
+            r["domain"],
+            f"{r.get('available', 0):,.0f}",
+            f"{r['achieved']:,.0f}",
+            f"{r['epochs']:.2f}",
+            f"{r['max_epochs']:g}",
+        ]
+        for src, r in mx["sources"].items()
+    ]
+    s.html += table(
+        src_rows,
+        ["source", "domain", f"available {mx['unit']}", f"in the mix ({mx['unit']})", "epochs", "max epochs"],
+    )
     lines += ["", "| source | epochs | max epochs |", "|---|---|---|"]
     lines += [f"| {src} | {r['epochs']:.2f} | {r['max_epochs']:g} |" for src, r in mx["sources"].items()]
     s.markdown = "\n".join(lines) + "\n"
@@ -180,8 +217,23 @@ def _scores(layout: RunLayout) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
 
-def scores(layout: RunLayout) -> list[Section]:
+def _thresholds(m: dict[str, Any]) -> dict[str, float]:
+    """Score thresholds the recipe set, drawn as lines on the histograms."""
+    out: dict[str, float] = {}
+    for entry in m["recipe"]["section"]["steps"]:
+        ((name, params),) = entry.items()
+        params = params if isinstance(params, dict) else {}
+        if name == "language" and "min_score" in params:
+            out["lang_score"] = params["min_score"]
+        if name == "toxicity":
+            for label, v in (params.get("max") or {}).items():
+                out[f"tox_{label}"] = v
+    return out
+
+
+def scores(layout: RunLayout, m: dict[str, Any] | None = None) -> list[Section]:
     df = _scores(layout)
+    limits = _thresholds(m) if m else {}
     if df.is_empty():
         return []
     plt = pyplot()
@@ -193,6 +245,8 @@ def scores(layout: RunLayout) -> list[Section]:
                 vals = df.filter(pl.col("status") == status)[col].drop_nulls().cast(pl.Float64).to_list()
                 if vals:
                     ax.hist(vals, bins=30, alpha=0.7, label=status, color=color)
+            if col in limits:
+                ax.axvline(limits[col], color="#222", linestyle="--", label=f"threshold {limits[col]:g}")
             ax.set_title(f"{title} distribution")
             ax.set_xlabel(col)
             ax.set_ylabel("documents")
@@ -203,7 +257,10 @@ def scores(layout: RunLayout) -> list[Section]:
         fig, ax = plt.subplots(figsize=(6, 3.3))
         for c in tox[:6]:
             ax.hist(df[c].drop_nulls().to_list(), bins=30, alpha=0.5, label=c)
+            if c in limits:
+                ax.axvline(limits[c], color="#222", linestyle="--", label=f"{c} threshold {limits[c]:g}")
         ax.set_yscale("log")
+        ax.set_xlabel("score")
         ax.set_title("Toxicity scores")
         ax.set_ylabel("documents")
         ax.legend()
@@ -245,4 +302,5 @@ def sections(layout: RunLayout) -> list[Section]:
     m = json.loads(layout.manifest.read_text())
     if m.get("stage") != "curate":
         return []
-    return [x for x in (sources(m), funnel(m), mix(m), splits(m)) if x is not None] + scores(layout)
+    parts = (sources(m), funnel(m), examples(layout), mix(m), splits(m))
+    return [x for x in parts if x is not None] + scores(layout, m)

@@ -19,16 +19,51 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em}figure{display:inline-block;margin:.5em}
 figcaption{font-size:.85em;color:#555}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;
 padding:.25em .6em;font-size:.9em;text-align:left}th{background:#f4f4f4}
-.summary{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.6em 1em}
+pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.4em}img{max-width:100%}
+li{word-break:break-word}.summary{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.6em 1em}
 .summary dt{font-weight:600;float:left;clear:left;width:16em}.summary dd{margin-left:16.5em}"""
 
 
 def collect(layout: RunLayout) -> list[Section]:
-    """Every registered stage's sections for this run, in report order."""
+    """Every registered stage's sections for this run, in report order, then the run's settings."""
     out: list[Section] = []
     for _, stage in STAGES.items():
         out += stage.report(layout)
-    return sorted(out, key=lambda s: s.order)
+    return sorted(out, key=lambda s: s.order) + [run_info(layout)]
+
+
+def run_info(layout: RunLayout) -> Section:
+    """Recipe, versions, machine and timings: what a person needs to reproduce or compare the run."""
+    import os
+    import platform
+
+    from mixloom.figures import table
+
+    s = Section("Run settings", order=100)
+    rows = [
+        ["machine", f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"]
+    ]
+    rows.append(["python", platform.python_version()])
+    if layout.manifest.exists():
+        m = json.loads(layout.manifest.read_text())
+        rows += [["code", m.get("code_version", "")], ["seed", str(m.get("seed", ""))]]
+        rows += [[k, v] for k, v in m.get("packages", {}).items() if v != "absent"]
+    if layout.state.exists():
+        state = json.loads(layout.state.read_text())
+        rows += [
+            [f"time: {k}", f"{v['seconds']:.1f} s"]
+            for k, v in state.items()
+            if isinstance(v, dict) and "seconds" in v
+        ]
+    s.html = table(rows, ["setting", "value"])
+    if layout.manifest.exists():
+        import yaml
+
+        recipe = json.loads(layout.manifest.read_text()).get("recipe", {})
+        if recipe.get("section"):
+            dumped = yaml.safe_dump(recipe["section"], sort_keys=False)
+            s.html += f"<details><summary>Recipe (curation sections)</summary><pre>{html.escape(dumped)}</pre></details>"
+    return s
 
 
 def run_name(layout: RunLayout) -> str:

@@ -38,8 +38,29 @@ def _loss_figure(s: Section, log: Path, stage: str) -> None:
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats per token)")
     ax.set_title(f"Training: {stage}")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper right")
     add_figure(s, fig, f"loss_{stage}.png", f"Loss curves of train.{stage}")
+    extra = [
+        (k, lbl)
+        for k, lbl in (
+            ("lr", "learning rate"),
+            ("learning_rate", "learning rate"),
+            ("grad_norm", "gradient norm"),
+            ("rewards/margins", "DPO reward margin (chosen - rejected)"),
+            ("reward", "mean reward"),
+        )
+        if any(k in r for r in recs)
+    ]
+    if extra:
+        fig, axes = plt.subplots(1, len(extra), figsize=(3.4 * len(extra), 2.8), squeeze=False)
+        for ax, (k, lbl) in zip(axes[0], extra, strict=True):
+            pts = [(r["step"], r[k]) for r in recs if isinstance(r.get(k), int | float)]
+            ax.plot(*zip(*pts, strict=True), color="#81b29a")
+            ax.set_xlabel("step")
+            ax.set_title(lbl, fontsize=9)
+        add_figure(
+            s, fig, f"dynamics_{stage}.png", f"Learning rate, gradient norm and rewards of train.{stage}"
+        )
 
 
 def stage_sections(layout: RunLayout, stage: str) -> list[Section]:
@@ -57,6 +78,7 @@ def stage_sections(layout: RunLayout, stage: str) -> list[Section]:
             [k, f"{v.get('ppl', float('nan')):.2f}", f"{v.get('unigram_ppl', float('nan')):.2f}"]
             for k, v in val.items()
         ]
+        s.html += "<p>Validation perplexity of the pretrained model on the curated validation split, per domain.</p>"
         s.html += table(rows, ["validation split", "perplexity (pretrained model)", "unigram baseline"])
     line = ", ".join(f"{k}: {v}" for k, v in res.items() if isinstance(v, int | float | str))
     s.markdown = f"- `train.{stage}`: {line}\n"
@@ -90,7 +112,11 @@ def eval_sections(layout: RunLayout) -> list[Section]:
         [r.get("metric"), r.get("data"), Path(str(r.get("model", ""))).parent.name, _headline(r)] for r in ev
     ]
     s = Section("Evaluation", order=70)
-    s.html = table(rows, ["metric", "data", "model", "result"])
+    s.html = (
+        "<p>Scores of the final model of the run (the last training stage) on each evaluation set; the "
+        "pretraining section's perplexity is the pretrained model on the validation split, so the two differ.</p>"
+    )
+    s.html += table(rows, ["metric", "data", "model", "result"])
     for r in ev:
         if r.get("metric") == "perplexity":
             model = Path(str(r.get("model", ""))).parent.name
