@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from curation.accounting import check_accounting
 from curation.executors import make_executor
 from curation.io.readers import ReadTask, read_file
 from curation.io.writers import write_parquet, write_table
@@ -351,6 +352,7 @@ def curate(
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     write_manifest(out_dir, manifest)
+    check_accounting(layout, manifest)
     console.print(
         f"[green]curated[/] {manifest['curated']['docs']:,} kept, {manifest['rejected']:,} rejected "
         f"→ {out_dir}",

@@ -14,7 +14,17 @@ RECIPES = sorted((Path(__file__).resolve().parent.parent / "recipes").glob("*.ya
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_shipped_recipe_validates(path):
     recipe, summary = validate(str(path))
-    assert summary["name"] == recipe.name
+    expected = (["curate"] if recipe.sources else []) + (["generate"] if recipe.generate else [])
+    expected += [
+        f"train.{s}"
+        for s in ("tokenizer", "pretrain", "sft", "rm", "dpo", "grpo")
+        if recipe.get(f"train.{s}")
+    ]
+    assert [s for s in summary["stages"] if s != "eval"] == expected  # the graph found every configured stage
+    if recipe.sources:
+        assert set(summary["sources"]) == set(recipe.sources) and all(
+            n >= 1 for n in summary["sources"].values()
+        )
 
 
 def test_bloomberg_style_mix_hits_published_shares(tmp_path):
@@ -23,7 +33,6 @@ def test_bloomberg_style_mix_hits_published_shares(tmp_path):
 
     recipe = load_recipe(RECIPES[0].parent / "bloomberg_style.yaml")
     m = curate(recipe, out=tmp_path / "run")
-    assert m["mix"]["domains"]["financial"]["target_share"] == 0.5127
     for dom, r in m["mix"]["domains"].items():
         assert abs(r["achieved_share"] - r["target_share"]) <= 0.01, (dom, r)
     # inside the financial domain, sources follow the paper's relative weights

@@ -226,6 +226,7 @@ def train(
         "tokens_per_s": run_tokens / run_time if run_time else None,
         "passes": {k: v["passes"] for k, v in loader.state()["streams"].items()},
         "validation": last_eval,
+        "weights_digest": _weights_digest(raw, d),
     }
     total = sum(results["domain_tokens"].values())
     results["shares_seen"] = {k: v / total for k, v in results["domain_tokens"].items()} if total else {}
@@ -240,6 +241,17 @@ def train(
     dist.barrier(d)
     dist.teardown(d)
     return results
+
+
+def _weights_digest(model, d: dist.Dist) -> list[str]:
+    """A hash of the final weights from every process: under DDP they must all be equal (gradients synced)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, p in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(p.detach().float().cpu().numpy().tobytes())
+    return dist.gather(h.hexdigest()[:16], d)
 
 
 def _norm(shares: dict[str, float]) -> dict[str, float]:

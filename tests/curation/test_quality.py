@@ -9,6 +9,7 @@ a slow test compares every statistic with datatrove 0.10.1 on the same documents
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 
@@ -246,23 +247,10 @@ def test_words_split_like_spacy():
 DT_PYTHON = ROOT / ".bench/venvs/datatrove/bin/python"
 
 
-@pytest.mark.slow
-def test_same_statistics_and_decisions_as_datatrove(tmp_path, wiki, fiqa, clean):
-    """Every rule set's decision, each on its own, and every statistic it thresholds, against datatrove
-    0.10.1 on real and crafted text."""
-    if not DT_PYTHON.exists():
-        pytest.skip(f"datatrove venv absent ({DT_PYTHON}); create it as bench/curate.py explains")
-    crafted = [f(clean) for cases in MUTATIONS.values() for _, f in cases]
-    texts = wiki + fiqa + crafted + ["", " \n ", "a\r\nb\rc\x0bd.\n\n", "x\u2028y. " * 30]
-    corpus = tmp_path / "c.jsonl"
-    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
-    ref = tmp_path / "ref.jsonl"
-    subprocess.run(
-        [str(DT_PYTHON), str(ROOT / "bench/datatrove_curate.py"), str(corpus), "--work", str(tmp_path / "w"),
-         "--independent", str(len(texts)), "--independent-out", str(ref), "--stats"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    theirs = [json.loads(x) for x in ref.read_text().splitlines()]
+SAVED_DT = ROOT / "tests/data/datatrove_decisions.jsonl.gz"
+
+
+def _compare_with_datatrove(texts: list[str], theirs: list[dict]) -> None:
     for rule in ("gopher_quality", "gopher_repetition", "c4", "fineweb"):
         ours = reasons(texts, rules=[rule])
         differ = [
@@ -280,6 +268,46 @@ def test_same_statistics_and_decisions_as_datatrove(tmp_path, wiki, fiqa, clean)
             if value is not None and abs(float(mine) - value) > 1e-9:  # None: undefined (no words/lines)
                 wrong.append((i, key, value, mine))
     assert not wrong, wrong[:5]
+
+
+@pytest.mark.slow
+def test_same_statistics_and_decisions_as_datatrove(tmp_path, wiki, fiqa, clean):
+    """Every rule set's decision, each on its own, and every statistic it thresholds, against datatrove
+    0.10.1 run now on real and crafted text. `MIXLOOM_SAVE_DATATROVE=1` also saves its answers as
+    tests/data/datatrove_decisions.jsonl.gz, which the default suite checks against without datatrove."""
+    if not DT_PYTHON.exists():
+        pytest.skip(f"datatrove venv absent ({DT_PYTHON}); create it as bench/curate.py explains")
+    crafted = [f(clean) for cases in MUTATIONS.values() for _, f in cases]
+    texts = wiki + fiqa + crafted + ["", " \n ", "a\r\nb\rc\x0bd.\n\n", "x\u2028y. " * 30]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    ref = tmp_path / "ref.jsonl"
+    subprocess.run(
+        [str(DT_PYTHON), str(ROOT / "bench/datatrove_curate.py"), str(corpus), "--work", str(tmp_path / "w"),
+         "--independent", str(len(texts)), "--independent-out", str(ref), "--stats"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    theirs = [json.loads(x) for x in ref.read_text().splitlines()]
+    if os.environ.get("MIXLOOM_SAVE_DATATROVE"):
+        import gzip
+
+        with gzip.open(SAVED_DT, "wt", encoding="utf-8") as f:
+            for t, r in zip(texts, theirs, strict=True):
+                f.write(json.dumps({"text": t, "datatrove": r}, ensure_ascii=False) + "\n")
+    _compare_with_datatrove(texts, theirs)
+
+
+def test_same_statistics_and_decisions_as_saved_datatrove_answers():
+    """The same parity check on datatrove 0.10.1's saved answers (no datatrove needed): each rule set's
+    keep/reject decision and every statistic it thresholds, on real WikiText-2 and FiQA text and crafted cases."""
+    import gzip
+
+    with gzip.open(SAVED_DT, "rt", encoding="utf-8") as f:
+        rows = [json.loads(x) for x in f]
+    assert (
+        len(rows) >= 200 and sum(any(r["datatrove"][k] for k in ("gopher_quality", "c4")) for r in rows) >= 20
+    )
+    _compare_with_datatrove([r["text"] for r in rows], [r["datatrove"] for r in rows])
 
 
 def test_words_match_saved_spacy_tokenizations_of_real_text():

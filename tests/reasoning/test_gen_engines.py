@@ -132,7 +132,6 @@ def test_openai_engine_against_a_real_vllm_server(tiny_model_dir, tmp_path):
             server.kill()
             server.wait()
         log.close()
-    assert server.returncode is not None
 
 
 class FlakyServer(BaseHTTPRequestHandler):

@@ -66,5 +66,9 @@ def test_two_process_gloo_matches_one_process_shape(tmp_path, wiki_pretrained):
     assert m1["validation"]["overall"]["tokens"] == m2["validation"]["overall"]["tokens"]
     l1, l2 = read_log(one / "log.jsonl"), read_log(two / "log.jsonl")
     assert [sorted(r) for r in l1] == [sorted(r) for r in l2]
+    # gradients are averaged across processes: both ranks end with the same weights, bit for bit (without
+    # gradient sync each rank would drift on its own batches); the two runs see different batches in a
+    # different order, so their losses agree only roughly
+    assert len(m2["weights_digest"]) == 2 and len(set(m2["weights_digest"])) == 1
     assert all(abs(a["loss"] - b["loss"]) < 0.5 for a, b in zip(l1, l2, strict=True) if "loss" in a)
     assert (two / "model" / "config.json").exists() and len(list((two / "checkpoints").glob("*.pt"))) == 2
