@@ -20,6 +20,7 @@ STAGES = Registry(
         "train.dpo": "training.stage:DPO",
         "train.grpo": "training.stage:GRPO",
         "eval": "training.stage:EVAL",
+        "review": "reasoning.review.stage:STAGE",
     },
 )
 
@@ -29,5 +30,7 @@ SECTIONS = Registry("recipe section", {})
 # Commands of the stage packages: name → a `register(app: typer.Typer)` function.
 COMMANDS = Registry(
     "command",
-    {},
+    {
+        "review": "reasoning.review.cli:register",
+    },
 )

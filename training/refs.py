@@ -21,6 +21,8 @@ DATA_REFS = {
     "curate.test": "mix/test",
     "generate.sft": "generate/sft",
     "generate.pairs": "generate/pairs",
+    "review.sft": "review/sft",  # written by `mixloom review export` (the review stage)
+    "review.pairs": "review/pairs",
 }
 _EXTS = (".parquet", ".jsonl", ".json")
 
@@ -37,7 +39,7 @@ def data_path(recipe: Recipe, run_dir: Path, ref: str) -> Path:
     """The file or directory a `data:` value names (not checked for existence)."""
     if ref in DATA_REFS:
         return run_dir / DATA_REFS[ref]
-    if ref.startswith(("curate.", "generate.")):
+    if ref.startswith(("curate.", "generate.", "review.")):
         raise UserError(f"{recipe.path}: unknown data reference '{ref}'; known: {', '.join(DATA_REFS)}")
     return recipe.resolve(ref)
 
@@ -64,6 +66,8 @@ def _producer_hint(ref: str) -> str:
         return "run `mixloom curate` for this recipe first"
     if ref.startswith("generate."):
         return "run `mixloom generate` for this recipe first"
+    if ref.startswith("review."):
+        return "run `mixloom review export RUN` for this run first"
     return "check the path (relative paths start at the recipe's base_dir)"
 
 
