@@ -89,7 +89,7 @@ def _page(review: Review, request: Request, name: str, status: int = 200, **ctx:
     html = render(
         name,
         nonce=nonce,
-        run=str(review.layout.root),
+        run=review.layout.root.name,
         reviewer=reviewer,
         progress=review.progress(reviewer or "", latest),
         agreement=agreement(latest, review.by_id),

@@ -100,7 +100,7 @@ ITEM = """{% extends "base" %}{% macro hidden() %}<input type="hidden" name="tok
 </div>
 <form method="post" action="/decide">{{ hidden() }}<input type="hidden" name="action" value="edit">
 <p class="muted">Edit the answer (e), then save; the original stays in the log as what was corrected.</p>
-<textarea id="answer" name="answer" rows="8" required>{{ a.text }}</textarea>
+<textarea id="answer" name="answer" rows="4" required>{{ a.text }}</textarea>
 <input name="reason" maxlength="2000" placeholder="what was wrong (optional)" size="44">
 <button id="edit" type="submit">save edited answer</button></form>
 {% else %}

@@ -187,3 +187,40 @@ def test_export_applies_decisions_to_sft_and_pairs(run):
     cohen = m["agreement"]["cohen"]["alice / bob"]
     assert cohen["items"] == 5 and cohen["kappa"] == pytest.approx(1.0)
     assert m["decisions"] == 11 and m["items"]["reviewed"] == 5
+
+
+def test_training_reads_review_refs_and_the_stage_key_follows_decisions(write_recipe, tmp_path):
+    import training
+    from mixloom.errors import RecipeError
+    from mixloom.plugins import STAGES
+    from mixloom.recipe import load_recipe
+    from training.refs import data_files
+
+    train = {"sft": {"data": "review.sft", "model": "data"}, "rm": {"data": "review.pairs", "model": "data"}}
+    run = make_run(write_recipe, tmp_path, train=train)
+    recipe = load_recipe(tmp_path / "recipe.yaml")
+    training.check(recipe)  # review.pairs is a known reference
+    stage = STAGES.get("review")
+    assert stage.enabled(recipe) and "generate.pairs" in stage.reads(recipe)
+    key = stage.section(recipe)
+    c, token = client(run)
+    item = load_items(RunLayout(run))[0]
+    c.post("/decide", data={"token": token, "item": item.id, "action": "accept"})
+    assert stage.section(recipe) != key  # a new decision re-runs the export and what reads it
+    result = stage.run(recipe, RunLayout(run))
+    assert "1 decisions on 1 items" in stage.summary(result)
+    assert data_files(recipe, run, "review.pairs", "train.rm.data")[0].name == "part-00000.parquet"
+    assert stage.report(RunLayout(run))[0].title == "Human review"
+    bad = load_recipe(
+        write_recipe(
+            {**yaml_of(recipe), "train": {"rm": {"data": "review.bogus", "model": "data"}}}, "bad.yaml"
+        )
+    )
+    with pytest.raises(RecipeError, match="unknown data reference 'review.bogus'"):
+        training.check(bad)
+
+
+def yaml_of(recipe) -> dict:
+    import yaml
+
+    return yaml.safe_load(recipe.path.read_text())
