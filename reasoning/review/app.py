@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -112,8 +114,10 @@ def _page(review: Review, request: Request, name: str, status: int = 200, **ctx:
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
-def make_app(layout: RunLayout) -> Starlette:
-    """The app over one run: its items are loaded once, decisions go to the run's `review/decisions.sqlite`."""
+def make_app(layout: RunLayout, host: str = "127.0.0.1") -> Starlette:
+    """The app over one run: its items are loaded once, decisions go to the run's `review/decisions.sqlite`.
+    Only requests addressed to this machine's names (or the bound host) are served: a DNS-rebinding page
+    cannot read or post through it."""
     review = Review(layout, load_items(layout), DecisionLog(decisions_path(layout)))
 
     async def index(request: Request) -> Response:
@@ -194,7 +198,8 @@ def make_app(layout: RunLayout) -> Starlette:
         Route("/decide", decide, methods=["POST"]),
         Route("/stats.json", stats),
     ]
-    app = Starlette(routes=routes)
+    hosts = ["*"] if host in ("0.0.0.0", "::") else sorted({"127.0.0.1", "localhost", "[::1]", host})
+    app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)])
     app.state.review = review
     return app
 
@@ -262,4 +267,4 @@ def _decision(item: Item, form: dict[str, str]) -> dict[str, str | None]:
 def serve(layout: RunLayout, host: str = "127.0.0.1", port: int = 8765) -> None:
     import uvicorn
 
-    uvicorn.run(make_app(layout), host=host, port=port, log_level="warning")
+    uvicorn.run(make_app(layout, host), host=host, port=port, log_level="warning")

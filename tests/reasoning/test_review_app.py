@@ -104,6 +104,8 @@ def test_malformed_requests_get_4xx_and_leave_the_database_unchanged(run):
     )
     cross = c.post("/decide", data={**good, "action": "accept"}, headers={"origin": "http://evil.example"})
     assert cross.status_code == 403
+    rebound = c.post("/decide", data={**good, "action": "accept"}, headers={"host": "evil.example:8765"})
+    assert rebound.status_code == 400  # DNS rebinding: a foreign Host header is refused
     assert anonymous.post("/decide", data={**good, "action": "accept"}).status_code == 400
     for name in ["", "x" * 65, "<b>", "a b", "ä"]:
         assert anonymous.post("/reviewer", data={"token": token, "name": name}).status_code in (400, 403)
