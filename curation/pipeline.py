@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from curation.augment.phase import augment_phase, augment_report
 from curation.executors import make_executor
 from curation.io.readers import ReadTask, read_file
 from curation.io.writers import write_parquet, write_table
@@ -205,6 +206,7 @@ def _order_funnel(funnel: dict, labels: list[str]) -> list[dict]:
 def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict | None, dict]:
     r = plan.recipe
     cols = ["id", "source", "domain", "tokens"]
+    cols += ["parent_id"] if finals and "parent_id" in pl.read_parquet_schema(finals[0]) else []
     docs = (
         pl.concat([pl.scan_parquet(str(f)).select(cols) for f in finals]).collect()
         if finals
@@ -216,7 +218,9 @@ def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict 
         selection = docs.select("id", pl.lit(1, dtype=pl.Int32).alias("copies"))
         report = None
     else:
-        selection, report = plan_mix(docs, r.mix, r.seed)
+        aug = r.get("augment")
+        shares = {d: aug.cap(d) for d in r.mix.shares} if aug is not None else None
+        selection, report = plan_mix(docs, r.mix, r.seed, shares)
     mixdir = out_dir / "mix"
     if mixdir.exists():
         shutil.rmtree(mixdir)
@@ -278,6 +282,7 @@ def curate(
             shards = _drop_duplicate_ids(shards, dup_path, read_dir)
         t0 = time.perf_counter()
         read_key = read_dir.name.removeprefix("read-")
+        shards, read_key, augmented = augment_phase(recipe, shards, read_key, work, plan.tokenizer, ex)
         finals, reject_files, funnel, step_reports = _run_passes(plan, shards, read_key, work, ex)
         timings["steps"] = time.perf_counter() - t0
         for d in ("curated", "rejects"):
@@ -331,6 +336,7 @@ def curate(
             "files": len(finals),
         },
         "rejected": read_summary["rejected"] + sum(sum(row.get("reasons", {}).values()) for row in steps),
+        "augment": augment_report(augmented, finals, mix_report) if augmented else None,
         "step_reports": step_reports,
         "mix": mix_report,
         "splits": split_stats,

@@ -25,7 +25,7 @@ STAGES = Registry(
 )
 
 # Top-level recipe sections owned by a stage package: key → its pydantic schema.
-SECTIONS = Registry("recipe section", {})
+SECTIONS = Registry("recipe section", {"augment": "curation.augment.section:AugmentSection"})
 
 # Commands of the stage packages: name → a `register(app: typer.Typer)` function.
 COMMANDS = Registry(

@@ -1,0 +1,133 @@
+"""The augmentation phase of curation: after reading, before the steps.
+
+Each read shard is rewritten with its original documents plus their augmented copies, so every copy goes
+through the same steps (quality, dedup, toxicity, ...) as everything else and is accounted for like any
+document (kept in curated/, or in rejects/ with step and reason). Every document gains three lineage columns:
+`parent_id` (null for originals), `aug_method` and `aug_settings` (JSON); a copy's id is
+`<parent id>~<method><copy>`, so `mixloom trace` leads from a copy to its parent. Splits hash `parent_id`
+when present, so a copy always lands in its parent's split (see `curation.splits`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from curation.augment.rules import sentence_shuffle, word_replace
+from curation.augment.section import AugmentSection
+from curation.io.writers import write_parquet
+from curation.tokens import count_expr
+from mixloom.errors import RecipeError
+from mixloom.manifest import code_version, stable_hash
+from mixloom.recipe import Recipe
+
+LINEAGE = {"parent_id": pl.String, "aug_method": pl.String, "aug_settings": pl.String}
+
+
+def section(recipe: Recipe) -> AugmentSection | None:
+    aug = recipe.get("augment")
+    if aug is None:
+        return None
+    for name, method in aug.methods().items():
+        for s in method.sources:
+            if s not in recipe.sources:
+                raise RecipeError(
+                    str(recipe.path),
+                    f"augment.{name}.sources",
+                    f"unknown source '{s}'",
+                    f"use one of {', '.join(recipe.sources)}",
+                )
+    return aug
+
+
+def _copies(row: dict[str, Any], aug: AugmentSection, seed: int) -> list[dict[str, Any]]:
+    out = []
+    for name, m in aug.methods().items():
+        if row["source"] not in m.sources:
+            continue
+        settings = m.model_dump(mode="json", exclude={"sources"})
+        for k in range(m.copies):
+            if name == "word_replace":
+                text, n = word_replace(row["text"], seed, row["id"], k, m.rate)
+                text = text if n >= m.min_replaced else None
+            else:
+                text = sentence_shuffle(row["text"], seed, row["id"], k, m.min_sentences)
+            if text is None or text == row["text"]:
+                continue
+            out.append(
+                {
+                    **row,
+                    "id": f"{row['id']}~{name}{k}",
+                    "text": text,
+                    "parent_id": row["id"],
+                    "aug_method": name,
+                    "aug_settings": json.dumps({**settings, "copy": k, "seed": seed}, sort_keys=True),
+                }
+            )
+    return out
+
+
+def augment_shard(job: tuple[str, str, dict, int, str]) -> dict[str, int]:
+    """One read shard → originals + copies (a worker task: plain arguments, result written to disk)."""
+    in_path, out_path, aug_json, seed, tokenizer = job
+    if Path(out_path).exists():  # written atomically by an earlier (possibly killed) run with the same key
+        done = pl.read_parquet(out_path, columns=["aug_method"]).drop_nulls()["aug_method"].value_counts()
+        return dict(zip(done["aug_method"], done["count"], strict=True))
+    aug = AugmentSection.model_validate(aug_json)
+    df = pl.read_parquet(in_path).with_columns(pl.lit(None, dtype=t).alias(c) for c, t in LINEAGE.items())
+    wanted = {s for m in aug.methods().values() for s in m.sources}
+    rows = [
+        c
+        for r in df.filter(pl.col("source").is_in(list(wanted))).iter_rows(named=True)
+        for c in _copies(r, aug, seed)
+    ]
+    if rows:
+        new = pl.DataFrame(rows, schema=df.schema).with_columns(count_expr(tokenizer).alias("tokens"))
+        df = pl.concat([df, new.cast(df.schema)])
+    write_parquet(df, Path(out_path))
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["aug_method"]] = counts.get(r["aug_method"], 0) + 1
+    return counts
+
+
+def augment_phase(
+    recipe: Recipe, shards: list[dict], read_key: str, work: Path, tokenizer: str, ex
+) -> tuple[list[dict], str, dict]:
+    """Rewrite the read shards with augmented copies; returns (shards, cache key, manifest entry)."""
+    aug = section(recipe)
+    if aug is None:
+        return shards, read_key, {}
+    aug_json = aug.model_dump(mode="json")
+    key = stable_hash({"read": read_key, "augment": aug_json, "seed": recipe.seed, "code": code_version()})
+    out = work / f"augment-{key}"
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [(s["path"], str(out / f"{s['name']}.parquet"), aug_json, recipe.seed, tokenizer) for s in shards]
+    results = ex.map(augment_shard, jobs, desc="augment")
+    created: dict[str, int] = {}
+    for res in results:
+        for m, n in res.items():
+            created[m] = created.get(m, 0) + n
+    new_shards = [{**s, "path": str(out / f"{s['name']}.parquet")} for s in shards]
+    return new_shards, key, {"created": created, "total": sum(created.values()), "settings": aug_json}
+
+
+def augment_report(created: dict, finals: list[Path], mix_report: dict | None) -> dict[str, Any]:
+    """Per method: copies made, kept after every step; per domain: the augmented share of the mix."""
+    kept = (
+        pl.concat([pl.scan_parquet(str(f)).select("aug_method") for f in finals])
+        .drop_nulls()
+        .group_by("aug_method")
+        .len()
+        .collect()
+    )
+    kept_by = dict(zip(kept["aug_method"], kept["len"], strict=True))
+    methods = {m: {"created": n, "kept": int(kept_by.get(m, 0))} for m, n in created["created"].items()}
+    shares = {
+        d: {k: v[k] for k in ("augmented_share", "max_augmented_share") if k in v}
+        for d, v in ((mix_report or {}).get("domains") or {}).items()
+    }
+    return {"total": created["total"], "methods": methods, "mix": shares, "settings": created["settings"]}
