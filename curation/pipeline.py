@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from curation.augment.phase import augment_phase, augment_report
+from curation.augment.phase import ORPHAN_STEP, augment_phase, augment_report, drop_orphans
 from curation.executors import make_executor
 from curation.io.readers import ReadTask, read_file
 from curation.io.writers import write_parquet, write_table
@@ -284,6 +284,11 @@ def curate(
         read_key = read_dir.name.removeprefix("read-")
         shards, read_key, augmented = augment_phase(recipe, shards, read_key, work, plan.tokenizer, ex)
         finals, reject_files, funnel, step_reports = _run_passes(plan, shards, read_key, work, ex)
+        if augmented and finals:  # copies of documents a step rejected go too
+            finals, orphans, funnel[ORPHAN_STEP] = drop_orphans(
+                finals, work / f"augment-{finals[0].parent.name}"
+            )
+            reject_files += orphans
         timings["steps"] = time.perf_counter() - t0
         for d in ("curated", "rejects"):
             if (out_dir / d).exists():
@@ -307,7 +312,7 @@ def curate(
         ex.close()
     timings["total"] = time.perf_counter() - t_start
     read_summary = _read_summary(read_results)
-    steps = _order_funnel(funnel, plan.labels)
+    steps = _order_funnel(funnel, plan.labels + ([ORPHAN_STEP] if augmented else []))
     dup_files = sorted(read_dir.glob("*.dupids.rejects.parquet"))
     if dup_files:
         n = sum(pl.scan_parquet(str(f)).select(pl.len()).collect().item() for f in dup_files)

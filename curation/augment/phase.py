@@ -18,7 +18,8 @@ import polars as pl
 
 from curation.augment.rules import sentence_shuffle, word_replace
 from curation.augment.section import AugmentSection
-from curation.io.writers import write_parquet
+from curation.io.writers import to_rejects, write_parquet
+from curation.steps.base import REJECT
 from curation.tokens import count_expr
 from mixloom.errors import RecipeError
 from mixloom.manifest import code_version, stable_hash
@@ -131,3 +132,35 @@ def augment_report(created: dict, finals: list[Path], mix_report: dict | None) -
         for d, v in ((mix_report or {}).get("domains") or {}).items()
     }
     return {"total": created["total"], "methods": methods, "mix": shares, "settings": created["settings"]}
+
+
+ORPHAN_STEP = "augment:parent"
+
+
+def drop_orphans(finals: list[Path], out: Path) -> tuple[list[Path], list[Path], dict[str, Any]]:
+    """After every step: a copy whose parent some step rejected is rejected too (step `augment:parent`), so
+    no copy of a document the recipe threw out reaches the mix. Parent and copies share a shard, so this is
+    per shard. Returns the new final shards, their reject files and the funnel row."""
+    out.mkdir(parents=True, exist_ok=True)
+    kept_files, reject_files = [], []
+    row: dict[str, Any] = {"docs_in": 0, "docs_out": 0, "tokens_in": 0, "tokens_out": 0, "reasons": {}}
+    for f in finals:
+        dst, rej = out / f.name, out / f"{f.stem}.rejects.parquet"
+        df = pl.read_parquet(f)
+        if not (dst.exists() and rej.exists()):  # rejects first: a crash between the two redoes the shard
+            orphan = pl.col("parent_id").is_not_null() & ~pl.col("parent_id").is_in(df["id"].implode())
+            bad = df.filter(orphan).with_columns(pl.lit("parent rejected").alias(REJECT))
+            write_parquet(to_rejects(bad, ORPHAN_STEP), rej)
+            write_parquet(df.filter(~orphan), dst)
+        kept = pl.read_parquet(dst, columns=["tokens"])
+        row["docs_in"] += df.height
+        row["tokens_in"] += int(df["tokens"].sum() or 0)
+        row["docs_out"] += kept.height
+        row["tokens_out"] += int(kept["tokens"].sum() or 0)
+        if df.height > kept.height:
+            row["reasons"]["parent rejected"] = (
+                row["reasons"].get("parent rejected", 0) + df.height - kept.height
+            )
+        kept_files.append(dst)
+        reject_files.append(rej)
+    return kept_files, reject_files, row

@@ -110,6 +110,15 @@ def test_accounting_invariant_counts_copies(run):
     # the same steps ran on copies: some were rejected by them, with the step's reason
     rejected_copies = rej.filter(pl.col("id").str.contains("~"))
     assert rejected_copies.height > 0 and set(rejected_copies["step"]) - {"read"}
+    # a copy outlives its parent never: copies of rejected documents are rejected by `augment:parent`
+    copies = kept.filter(pl.col("parent_id").is_not_null())
+    assert set(copies["parent_id"]) <= set(kept["id"])
+    orphans = rej.filter(pl.col("step") == "augment:parent")
+    assert orphans.height > 0 and set(orphans["reason"]) == {"parent rejected"}
+    assert (
+        next(s for s in m["steps"] if s["step"] == "augment:parent")["reasons"]["parent rejected"]
+        == orphans.height
+    )
     kept_total = sum(v["kept"] for v in m["augment"]["methods"].values())
     assert kept_total == kept.filter(pl.col("parent_id").is_not_null()).height
 
@@ -153,3 +162,16 @@ def test_unknown_source_is_a_recipe_error(write_recipe, tmp_path):
     bad = {"word_replace": {"sources": ["nope"]}}
     with pytest.raises(RecipeError, match=r"augment.word_replace.sources.*unknown source 'nope'"):
         curate(recipe(write_recipe, tmp_path, augment=bad), out=tmp_path / "r")
+
+
+def test_copies_do_not_depend_on_sharding_or_workers(run, write_recipe, tmp_path):
+    _, out = run
+    other = recipe(write_recipe, tmp_path, execution={"shard_docs": 333, "workers": 2})
+    curate(other, out=tmp_path / "run2")
+    cols = ["id", "text", "parent_id", "aug_settings"]
+    a = pl.read_parquet(out / "curated", columns=cols).sort("id")
+    b = pl.read_parquet(tmp_path / "run2" / "curated", columns=cols).sort("id")
+    assert a.equals(b)
+    mix_a = pl.read_parquet(out / "mix", columns=["id", "epoch", "split"]).sort("id", "epoch")
+    mix_b = pl.read_parquet(tmp_path / "run2" / "mix", columns=["id", "epoch", "split"]).sort("id", "epoch")
+    assert mix_a.equals(mix_b)
