@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from curation.augment.phase import ORPHAN_STEP, augment_phase, augment_report, drop_orphans
+from curation.augment.phase import AUGMENT_STEP, ORPHAN_STEP, augment_phase, augment_report, drop_orphans
 from curation.executors import make_executor
 from curation.io.readers import ReadTask, read_file
 from curation.io.writers import write_parquet, write_table
@@ -282,11 +282,16 @@ def curate(
             shards = _drop_duplicate_ids(shards, dup_path, read_dir)
         t0 = time.perf_counter()
         read_key = read_dir.name.removeprefix("read-")
-        shards, read_key, augmented = augment_phase(recipe, shards, read_key, work, plan.tokenizer, ex)
+        shards, read_key, augmented, aug_row, aug_rejects = augment_phase(
+            recipe, shards, read_key, work, plan.tokenizer, ex
+        )
         finals, reject_files, funnel, step_reports = _run_passes(plan, shards, read_key, work, ex)
+        reject_files = aug_rejects + reject_files
+        if augmented:
+            funnel[AUGMENT_STEP] = aug_row
         if augmented and finals:  # copies of documents a step rejected go too
             finals, orphans, funnel[ORPHAN_STEP] = drop_orphans(
-                finals, work / f"augment-{finals[0].parent.name}"
+                finals, work / f"orphans-{finals[0].parent.name}"
             )
             reject_files += orphans
         timings["steps"] = time.perf_counter() - t0
@@ -312,7 +317,9 @@ def curate(
         ex.close()
     timings["total"] = time.perf_counter() - t_start
     read_summary = _read_summary(read_results)
-    steps = _order_funnel(funnel, plan.labels + ([ORPHAN_STEP] if augmented else []))
+    steps = _order_funnel(
+        funnel, ([AUGMENT_STEP] if augmented else []) + plan.labels + ([ORPHAN_STEP] if augmented else [])
+    )
     dup_files = sorted(read_dir.glob("*.dupids.rejects.parquet"))
     if dup_files:
         n = sum(pl.scan_parquet(str(f)).select(pl.len()).collect().item() for f in dup_files)

@@ -187,6 +187,11 @@ def _synset_words(root: Path, pos: str, offset: str, cache: dict[str, bytes]) ->
     return [re.sub(r"\(.*\)$", "", line[4 + 2 * k]).lower() for k in range(n)]
 
 
+def _same_form(a: str, b: str) -> bool:
+    """WordNet lists some inflected forms as lemmas ("looking"): keep their synonyms in the same form."""
+    return all(a.endswith(x) == b.endswith(x) for x in ("ing", "ed"))
+
+
 def build(root: Path) -> dict[str, list[str]]:
     index = _index(root)
     common = {w for w, senses in index.items() if sum(t for t, _, _ in senses) >= 1}
@@ -199,7 +204,7 @@ def build(root: Path) -> dict[str, list[str]]:
         syns = [
             w
             for w in _synset_words(root, pos, offset, cache)
-            if w != lemma and WORD.match(w) and w in common and w not in STOP
+            if w != lemma and WORD.match(w) and w in common and w not in STOP and _same_form(lemma, w)
         ]
         if syns:
             table[lemma] = sorted(set(syns))

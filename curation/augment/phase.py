@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from curation.augment.llm import llm_copies, similarity
 from curation.augment.rules import sentence_shuffle, word_replace
 from curation.augment.section import AugmentSection
 from curation.io.writers import to_rejects, write_parquet
@@ -25,7 +26,14 @@ from mixloom.errors import RecipeError
 from mixloom.manifest import code_version, stable_hash
 from mixloom.recipe import Recipe
 
-LINEAGE = {"parent_id": pl.String, "aug_method": pl.String, "aug_settings": pl.String}
+LINEAGE = {
+    "parent_id": pl.String,
+    "aug_method": pl.String,
+    "aug_settings": pl.String,
+    "aug_similarity": pl.Float64,
+}
+RULES = ("word_replace", "sentence_shuffle")
+AUGMENT_STEP = "augment"  # the funnel row and reject step of copies the meaning filter refused
 
 
 def section(recipe: Recipe) -> AugmentSection | None:
@@ -44,64 +52,75 @@ def section(recipe: Recipe) -> AugmentSection | None:
     return aug
 
 
-def _copies(row: dict[str, Any], aug: AugmentSection, seed: int) -> list[dict[str, Any]]:
+def _copy(row: dict, name: str, m: Any, k: int, seed: int, text: str, sim: float, reason: str | None) -> dict:
+    settings = m.model_dump(mode="json", exclude={"sources"})
+    return {
+        **row,
+        "id": f"{row['id']}~{name}{k}",
+        "text": text,
+        "parent_id": row["id"],
+        "aug_method": name,
+        "aug_settings": json.dumps({**settings, "copy": k, "seed": seed}, sort_keys=True),
+        "aug_similarity": sim,
+        REJECT: reason,
+    }
+
+
+def _copies(rows: list[dict[str, Any]], aug: AugmentSection, seed: int) -> list[dict[str, Any]]:
+    """Every copy of these rows, each with REJECT set when the meaning filter refused it."""
     out = []
     for name, m in aug.methods().items():
-        if row["source"] not in m.sources:
+        mine = [r for r in rows if r["source"] in m.sources]
+        if name not in RULES:
+            for r, text, sim, reason, k in llm_copies(mine, name, m, seed):
+                out.append(_copy(r, name, m, k, seed, text, sim, reason))
             continue
-        settings = m.model_dump(mode="json", exclude={"sources"})
-        for k in range(m.copies):
-            if name == "word_replace":
-                text, n = word_replace(row["text"], seed, row["id"], k, m.rate)
-                text = text if n >= m.min_replaced else None
-            else:
-                text = sentence_shuffle(row["text"], seed, row["id"], k, m.min_sentences)
-            if text is None or text == row["text"]:
-                continue
-            out.append(
-                {
-                    **row,
-                    "id": f"{row['id']}~{name}{k}",
-                    "text": text,
-                    "parent_id": row["id"],
-                    "aug_method": name,
-                    "aug_settings": json.dumps({**settings, "copy": k, "seed": seed}, sort_keys=True),
-                }
-            )
+        for r in mine:
+            for k in range(m.copies):
+                if name == "word_replace":
+                    text, n = word_replace(r["text"], seed, r["id"], k, m.rate)
+                    text = text if n >= m.min_replaced else None
+                else:
+                    text = sentence_shuffle(r["text"], seed, r["id"], k, m.min_sentences)
+                if text is not None and text != r["text"]:  # nothing to copy: no document is made
+                    out.append(_copy(r, name, m, k, seed, text, similarity(r["text"], text), None))
     return out
 
 
-def augment_shard(job: tuple[str, str, dict, int, str]) -> dict[str, int]:
-    """One read shard → originals + copies (a worker task: plain arguments, result written to disk)."""
+def augment_shard(job: tuple[str, str, dict, int, str]) -> dict[str, Any]:
+    """One read shard → originals + kept copies, and the refused copies as rejects (a worker task)."""
     in_path, out_path, aug_json, seed, tokenizer = job
-    if Path(out_path).exists():  # written atomically by an earlier (possibly killed) run with the same key
-        done = pl.read_parquet(out_path, columns=["aug_method"]).drop_nulls()["aug_method"].value_counts()
-        return dict(zip(done["aug_method"], done["count"], strict=True))
-    aug = AugmentSection.model_validate(aug_json)
-    df = pl.read_parquet(in_path).with_columns(pl.lit(None, dtype=t).alias(c) for c, t in LINEAGE.items())
-    wanted = {s for m in aug.methods().values() for s in m.sources}
-    rows = [
-        c
-        for r in df.filter(pl.col("source").is_in(list(wanted))).iter_rows(named=True)
-        for c in _copies(r, aug, seed)
-    ]
-    if rows:
-        new = pl.DataFrame(rows, schema=df.schema).with_columns(count_expr(tokenizer).alias("tokens"))
-        df = pl.concat([df, new.cast(df.schema)])
-    write_parquet(df, Path(out_path))
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["aug_method"]] = counts.get(r["aug_method"], 0) + 1
-    return counts
+    out, rej_path = Path(out_path), Path(out_path).with_suffix(".rejects.parquet")
+    if not (out.exists() and rej_path.exists()):  # both written by an earlier run with the same key
+        aug = AugmentSection.model_validate(aug_json)
+        df = pl.read_parquet(in_path).with_columns(pl.lit(None, dtype=t).alias(c) for c, t in LINEAGE.items())
+        wanted = {s for m in aug.methods().values() for s in m.sources}
+        rows = _copies(df.filter(pl.col("source").is_in(list(wanted))).to_dicts(), aug, seed)
+        schema = {**df.schema, REJECT: pl.String}
+        new = pl.DataFrame(rows, schema=schema).with_columns(count_expr(tokenizer).alias("tokens"))
+        bad = new.filter(pl.col(REJECT).is_not_null())
+        write_parquet(to_rejects(bad, "augment"), rej_path)  # rejects first: a crash redoes the shard
+        write_parquet(pl.concat([df, new.filter(pl.col(REJECT).is_null()).drop(REJECT)]), out)
+    kept = pl.read_parquet(out, columns=["aug_method"]).drop_nulls()["aug_method"].value_counts()
+    rej = pl.read_parquet(rej_path)
+    return {
+        "kept": dict(zip(kept["aug_method"], kept["count"], strict=True)),
+        "rejected": {
+            m: int(n) for m, n in rej.group_by(pl.col("id").str.extract(r"~([a-z_]+)\d+$")).len().rows()
+        },
+        "reasons": dict(rej.group_by("reason").len().rows()),
+        "originals": pl.read_parquet(in_path, columns=["id"]).height,
+    }
 
 
 def augment_phase(
     recipe: Recipe, shards: list[dict], read_key: str, work: Path, tokenizer: str, ex
-) -> tuple[list[dict], str, dict]:
-    """Rewrite the read shards with augmented copies; returns (shards, cache key, manifest entry)."""
+) -> tuple[list[dict], str, dict, dict, list[Path]]:
+    """Rewrite the read shards with augmented copies; returns (shards, cache key, manifest entry, the funnel
+    row of step `augment` (copies made, those the meaning filter refused), its reject files)."""
     aug = section(recipe)
     if aug is None:
-        return shards, read_key, {}
+        return shards, read_key, {}, {}, []
     aug_json = aug.model_dump(mode="json")
     key = stable_hash({"read": read_key, "augment": aug_json, "seed": recipe.seed, "code": code_version()})
     out = work / f"augment-{key}"
@@ -109,11 +128,21 @@ def augment_phase(
     jobs = [(s["path"], str(out / f"{s['name']}.parquet"), aug_json, recipe.seed, tokenizer) for s in shards]
     results = ex.map(augment_shard, jobs, desc="augment")
     created: dict[str, int] = {}
+    kept: dict[str, int] = {}
+    row: dict[str, Any] = {"docs_in": 0, "docs_out": 0, "reasons": {}}
     for res in results:
-        for m, n in res.items():
+        for m, n in res["kept"].items():
             created[m] = created.get(m, 0) + n
+            kept[m] = kept.get(m, 0) + n
+        for m, n in res["rejected"].items():
+            created[m] = created.get(m, 0) + n
+        for reason, n in res["reasons"].items():
+            row["reasons"][reason] = row["reasons"].get(reason, 0) + n
+        row["docs_in"] += res["originals"] + sum(res["rejected"].values()) + sum(res["kept"].values())
+        row["docs_out"] += res["originals"] + sum(res["kept"].values())
     new_shards = [{**s, "path": str(out / f"{s['name']}.parquet")} for s in shards]
-    return new_shards, key, {"created": created, "total": sum(created.values()), "settings": aug_json}
+    report = {"created": created, "filtered": kept, "total": sum(created.values()), "settings": aug_json}
+    return new_shards, key, report, row, sorted(out.glob("*.rejects.parquet"))
 
 
 def augment_report(created: dict, finals: list[Path], mix_report: dict | None) -> dict[str, Any]:
@@ -126,7 +155,10 @@ def augment_report(created: dict, finals: list[Path], mix_report: dict | None) -
         .collect()
     )
     kept_by = dict(zip(kept["aug_method"], kept["len"], strict=True))
-    methods = {m: {"created": n, "kept": int(kept_by.get(m, 0))} for m, n in created["created"].items()}
+    methods = {
+        m: {"created": n, "passed_filter": created["filtered"].get(m, 0), "kept": int(kept_by.get(m, 0))}
+        for m, n in created["created"].items()
+    }
     shares = {
         d: {k: v[k] for k in ("augmented_share", "max_augmented_share") if k in v}
         for d, v in ((mix_report or {}).get("domains") or {}).items()

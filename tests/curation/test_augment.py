@@ -175,3 +175,13 @@ def test_copies_do_not_depend_on_sharding_or_workers(run, write_recipe, tmp_path
     mix_a = pl.read_parquet(out / "mix", columns=["id", "epoch", "split"]).sort("id", "epoch")
     mix_b = pl.read_parquet(tmp_path / "run2" / "mix", columns=["id", "epoch", "split"]).sort("id", "epoch")
     assert mix_a.equals(mix_b)
+
+
+def test_report_section_shows_methods_and_shares(run):
+    from curation.augment.report import augment_sections
+
+    m, _ = run
+    (sec,) = augment_sections(m)
+    assert "word_replace" in sec.markdown and "sentence_shuffle" in sec.markdown
+    share = m["augment"]["mix"]["financial"]["augmented_share"]
+    assert f"{100 * share:.1f}%" in sec.html
