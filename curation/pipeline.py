@@ -332,7 +332,9 @@ def curate(
             "name": recipe.name,
             "path": str(recipe.path),
             "hash": recipe.hash(),
-            "curate_hash": recipe.hash("sources", "steps", "mix", "splits", "seed"),
+            "curate_hash": recipe.hash(
+                "sources", "steps", "mix", "splits", "seed", *(["augment"] if recipe.get("augment") else [])
+            ),
             "section": recipe.section("sources", "steps", "mix", "splits", "execution"),
         },
         "seed": recipe.seed,

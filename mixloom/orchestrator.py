@@ -60,7 +60,11 @@ def plan_stages(recipe: Recipe, run_dir: Path) -> list[Stage]:
             Stage(
                 "curate",
                 [],
-                {k: dumped[k] for k in ("sources", "steps", "mix", "splits", "seed")},
+                {
+                    k: dumped[k]
+                    for k in ("sources", "steps", "mix", "splits", "seed", "augment")
+                    if k in dumped
+                },
                 _files(recipe, pats),
                 lambda: curate(recipe, out=run_dir),
             )

@@ -150,7 +150,7 @@ def test_paraphrase_and_back_translate_with_the_meaning_filter(write_recipe, tmp
 
 @pytest.mark.vllm
 @pytest.mark.slow
-def test_paraphrase_through_a_real_vllm_server_refuses_noise(write_recipe, tmp_path):
+def test_llm_methods_through_a_real_vllm_server_refuse_noise(write_recipe, tmp_path):
     """The tiny random model writes noise: the meaning filter must refuse it all, everything accounted for."""
     pytest.importorskip("vllm")
     from mixloom.tiny import make_tiny_model
@@ -181,7 +181,7 @@ def test_paraphrase_through_a_real_vllm_server_refuses_noise(write_recipe, tmp_p
             except OSError:
                 time.sleep(0.5)
         engine = {"base_url": f"http://127.0.0.1:{port}/v1", "model": "tiny", "max_tokens": 32}
-        recipe = llm_recipe(write_recipe, tmp_path, engine, {"paraphrase": {}})
+        recipe = llm_recipe(write_recipe, tmp_path, engine, {"paraphrase": {}, "back_translate": {}})
         m = curate(recipe, out=tmp_path / "run")
     finally:
         server.terminate()
@@ -192,7 +192,7 @@ def test_paraphrase_through_a_real_vllm_server_refuses_noise(write_recipe, tmp_p
         log.close()
     rej = pl.read_parquet(tmp_path / "run" / "rejects")
     kept = pl.read_parquet(tmp_path / "run" / "curated")
-    assert m["augment"]["methods"]["paraphrase"]["created"] == 40
+    assert [m["augment"]["methods"][k]["created"] for k in ("paraphrase", "back_translate")] == [40, 40]
     refused = rej.filter(pl.col("step") == "augment")
-    assert refused.height >= 38  # noise rarely shares the original's wording
-    assert kept.height + rej.height == m["read"]["records"] + 40
+    assert refused.height >= 76  # noise rarely shares the original's wording
+    assert kept.height + rej.height == m["read"]["records"] + 80

@@ -226,3 +226,28 @@ def yaml_of(recipe) -> dict:
     import yaml
 
     return yaml.safe_load(recipe.path.read_text())
+
+
+def test_filters_progress_and_escaped_decisions(run):
+    (alice, bob), token = clients(run, "alice", "bob")
+    items = load_items(RunLayout(run))
+    first, second = items[0], items[1]
+    assert first.answers[0].verdict and not second.answers[0].verdict
+    alice.post("/decide", data={"token": token, "item": first.id, "action": "reject", "reason": "<i>x</i>"})
+    bob.post("/decide", data={"token": token, "item": first.id, "action": "accept"})
+    alice.post("/decide", data={"token": token, "item": second.id, "action": "reject", "reason": "wrong"})
+    # unreviewed skips what alice decided
+    assert alice.get("/next", params={"filter": "unreviewed"}).url.params["id"] == items[2].id
+    assert bob.get("/next", params={"filter": "unreviewed"}).url.params["id"] == second.id
+    # disagreements: alice vs bob (and alice vs the checker) on the first; the second agrees with the checker
+    r = alice.get("/next", params={"filter": "disagreements"})
+    assert r.url.params["id"] == first.id
+    assert "&lt;i&gt;x&lt;/i&gt;" in r.text and "<i>x</i>" not in r.text  # her own reason, escaped
+    assert (
+        alice.get("/next", params={"filter": "disagreements", "after": first.id}).url.params["id"] == first.id
+    )
+    assert 'id="done"' in bob.get("/next", params={"filter": "all", "task": "no-such-task"}).text
+    stats = alice.get("/stats.json").json()
+    assert stats["progress"] == {"alice": 2, "bob": 1} and stats["decisions"] == 3
+    page = alice.get("/item", params={"id": second.id}).text
+    assert "you: 2/14" in page and "disagreements: 1" in page and 'id="mine">reject' in page
