@@ -24,6 +24,7 @@ from typing import Any
 import xxhash
 
 from curation.augment.section import LLMMethod
+from mixloom.errors import UserError
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
@@ -71,14 +72,23 @@ class Client:
         )
 
     def ask(self, prompt: str, seed: int) -> str:
+        import openai
+
         e = self.m.engine
-        r = self.client.chat.completions.create(
-            model=e.model,
-            messages=[{"role": "user", "content": prompt}],
-            temperature=e.temperature,
-            max_tokens=e.max_tokens,
-            seed=seed,
-        )
+        try:
+            r = self.client.chat.completions.create(
+                model=e.model,
+                messages=[{"role": "user", "content": prompt}],
+                temperature=e.temperature,
+                max_tokens=e.max_tokens,
+                seed=seed,
+            )
+        except (openai.APIConnectionError, openai.NotFoundError, openai.AuthenticationError) as err:
+            raise UserError(
+                f"augment: the server at {e.base_url} (model {e.model!r}) failed: {type(err).__name__}: "
+                f"{str(err)[:200]}; start it (e.g. `python -m vllm.entrypoints.openai.api_server --model DIR`) "
+                "or fix augment.<method>.engine"
+            ) from None
         return (r.choices[0].message.content or "").strip()
 
 

@@ -196,3 +196,19 @@ def test_llm_methods_through_a_real_vllm_server_refuse_noise(write_recipe, tmp_p
     refused = rej.filter(pl.col("step") == "augment")
     assert refused.height >= 76  # noise rarely shares the original's wording
     assert kept.height + rej.height == m["read"]["records"] + 80
+
+
+def test_an_unreachable_server_is_a_clear_user_error(write_recipe, tmp_path):
+    from mixloom.errors import UserError
+
+    engine = {
+        "base_url": f"http://127.0.0.1:{free_port()}/v1",
+        "model": "m",
+        "retries": 0,
+        "request_timeout": 5,
+    }
+    recipe = llm_recipe(write_recipe, tmp_path, engine, {"paraphrase": {}})
+    with pytest.raises(
+        UserError, match=r"augment: the server at http://127\.0\.0\.1:\d+/v1 .*APIConnectionError"
+    ):
+        curate(recipe, out=tmp_path / "run")
