@@ -131,7 +131,7 @@ def plan_mix(
             "available": avail[s],
             "target": target[s],
             "achieved": achieved,
-            "epochs": achieved / avail[s] if avail[s] else 0.0,
+            "epochs": (achieved - augmented) / avail[s] if avail[s] else 0.0,  # of originals
             "max_epochs": _max_epochs(mix, s),
             "docs_selected": sel.height,
             "docs_repeated": int((sel["copies"] > 1).sum()),

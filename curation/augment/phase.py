@@ -110,6 +110,8 @@ def augment_shard(job: tuple[str, str, dict, int, str]) -> dict[str, Any]:
         },
         "reasons": dict(rej.group_by("reason").len().rows()),
         "originals": pl.read_parquet(in_path, columns=["id"]).height,
+        "tokens_in": int(pl.read_parquet(in_path, columns=["tokens"])["tokens"].sum() or 0),
+        "tokens_out": int(pl.read_parquet(out, columns=["tokens"])["tokens"].sum() or 0),
     }
 
 
@@ -129,7 +131,8 @@ def augment_phase(
     results = ex.map(augment_shard, jobs, desc="augment")
     created: dict[str, int] = {}
     kept: dict[str, int] = {}
-    row: dict[str, Any] = {"docs_in": 0, "docs_out": 0, "reasons": {}}
+    # the funnel row: originals in, originals + copies that passed the meaning filter out, refusals as reasons
+    row: dict[str, Any] = {"docs_in": 0, "docs_out": 0, "tokens_in": 0, "tokens_out": 0, "reasons": {}}
     for res in results:
         for m, n in res["kept"].items():
             created[m] = created.get(m, 0) + n
@@ -138,8 +141,10 @@ def augment_phase(
             created[m] = created.get(m, 0) + n
         for reason, n in res["reasons"].items():
             row["reasons"][reason] = row["reasons"].get(reason, 0) + n
-        row["docs_in"] += res["originals"] + sum(res["rejected"].values()) + sum(res["kept"].values())
+        row["docs_in"] += res["originals"]
         row["docs_out"] += res["originals"] + sum(res["kept"].values())
+        row["tokens_in"] += res["tokens_in"]
+        row["tokens_out"] += res["tokens_out"]
     new_shards = [{**s, "path": str(out / f"{s['name']}.parquet")} for s in shards]
     report = {"created": created, "filtered": kept, "total": sum(created.values()), "settings": aug_json}
     return new_shards, key, report, row, sorted(out.glob("*.rejects.parquet"))

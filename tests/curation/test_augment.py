@@ -119,6 +119,10 @@ def test_accounting_invariant_counts_copies(run):
         next(s for s in m["steps"] if s["step"] == "augment:parent")["reasons"]["parent rejected"]
         == orphans.height
     )
+    funnel = m["steps"]
+    assert funnel[0]["step"] == "augment" and funnel[0]["docs_in"] == m["read"]["docs"]
+    assert funnel[0]["docs_out"] == m["read"]["docs"] + made - sum(funnel[0]["reasons"].values())
+    assert all(a["docs_out"] == b["docs_in"] for a, b in zip(funnel, funnel[1:], strict=False))
     kept_total = sum(v["kept"] for v in m["augment"]["methods"].values())
     assert kept_total == kept.filter(pl.col("parent_id").is_not_null()).height
 
