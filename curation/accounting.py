@@ -1,7 +1,7 @@
 """Nothing lost, nothing invented: checked on the files of every finished curation run, not just in tests.
 
-Every input record is in exactly one of curated/ and rejects/ (ids unique across both), and the mix holds only
-curated documents. A violation is a bug in mixloom or in a step, never a user mistake, so it stops the run
+Every input record, and every augmented copy made from one, is in exactly one of curated/ and rejects/ (ids
+unique across both), and the mix holds only curated documents. A violation is a bug in mixloom or in a step, never a user mistake, so it stops the run
 loudly with the numbers instead of leaving a wrong dataset behind.
 """
 
@@ -27,10 +27,11 @@ def _ids(files: list) -> pl.Series:
 def check_accounting(layout: RunLayout, manifest: dict[str, Any]) -> dict[str, int]:
     kept = _ids(sorted(layout.curated.glob("*.parquet")))
     rejected = _ids(sorted(layout.rejects.glob("*.parquet")))
-    records = manifest["read"]["records"]
-    counts = {"records": records, "kept": kept.len(), "rejected": rejected.len()}
+    copies = (manifest.get("augment") or {}).get("total", 0)
+    records = manifest["read"]["records"] + copies
+    counts = {"records": records, "copies": copies, "kept": kept.len(), "rejected": rejected.len()}
     if kept.len() + rejected.len() != records:
-        raise AccountingError(f"{layout.root}: {counts}: kept + rejected must equal the input records")
+        raise AccountingError(f"{layout.root}: {counts}: kept + rejected must equal input records + copies")
     both = pl.concat([kept, rejected])
     if both.n_unique() != both.len():
         dup = both.filter(both.is_duplicated()).unique().head(3).to_list()

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from curation.augment.cap import split_augmented, take_copies
 from curation.splits import unit_hash
 from mixloom.errors import UserError
 from mixloom.sections.curate import Mix
@@ -63,13 +64,16 @@ def _take(units: np.ndarray, target: float) -> tuple[int, int]:
     return full, n
 
 
-def plan_mix(docs: pl.DataFrame, mix: Mix, seed: int) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """docs: columns id, source, domain, tokens (all curated documents).
+def plan_mix(
+    docs: pl.DataFrame, mix: Mix, seed: int, aug_share: dict[str, float] | None = None
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """docs: columns id, source, domain, tokens (all curated documents), and `parent_id` when augmented
+    copies are present; `aug_share` caps their share per domain (see `curation.augment.cap`).
 
     Returns the selection (id, copies) and a report with target vs achieved per domain and source.
     """
     unit = pl.col("tokens") if mix.unit == "tokens" else pl.lit(1, dtype=pl.Int64)
-    docs = docs.with_columns(unit.cast(pl.Float64).alias("_u"))
+    docs, aug = split_augmented(docs.with_columns(unit.cast(pl.Float64).alias("_u")))
     per_src = docs.group_by("source").agg(pl.col("_u").sum(), pl.col("domain").first()).sort("source")
     avail = dict(zip(per_src["source"], per_src["_u"], strict=True))
     domain_of = dict(zip(per_src["source"], per_src["domain"], strict=True))
@@ -106,24 +110,32 @@ def plan_mix(docs: pl.DataFrame, mix: Mix, seed: int) -> tuple[pl.DataFrame, dic
     for s in sorted(avail):
         cap = _max_epochs(mix, s) * avail[s]
         goal = min(target[s], cap)
+        a = (aug_share or {}).get(domain_of[s], 0.0)
+        extra = take_copies(aug, s, seed, a * goal)  # augmented copies stand in for part of the target
         sub = docs.filter(pl.col("source") == s).select("id", "_u")
         order = np.argsort(np.asarray(unit_hash(seed, f"mix:{s}", sub["id"].to_list())), kind="stable")
         sub = sub[order]
-        full, n = _take(sub["_u"].to_numpy(), goal)
+        full, n = _take(sub["_u"].to_numpy(), goal - float(extra["_u"].sum()))
         copies = np.full(sub.height, full, dtype=np.int32)
         copies[:n] += 1
         sel = sub.with_columns(pl.Series("copies", copies)).filter(pl.col("copies") > 0)
         achieved = float((sel["_u"] * sel["copies"]).sum()) if sel.height else 0.0
+        if extra.height:  # at most a share `a` of what this source contributes
+            extra = take_copies(aug, s, seed, min(a * goal, a / (1 - a) * achieved))
+        augmented = float(extra["_u"].sum())
+        achieved += augmented
         selections.append(sel.select("id", "copies"))
+        selections.append(extra.select("id", pl.lit(1, dtype=pl.Int32).alias("copies")))
         src_report[s] = {
             "domain": domain_of[s],
             "available": avail[s],
             "target": target[s],
             "achieved": achieved,
-            "epochs": achieved / avail[s] if avail[s] else 0.0,
+            "epochs": (achieved - augmented) / avail[s] if avail[s] else 0.0,  # of originals
             "max_epochs": _max_epochs(mix, s),
             "docs_selected": sel.height,
             "docs_repeated": int((sel["copies"] > 1).sum()),
+            **({"augmented": augmented, "augmented_docs": extra.height} if aug is not None else {}),
         }
     total = sum(r["achieved"] for r in src_report.values())
     dom_report = {}
@@ -136,6 +148,10 @@ def plan_mix(docs: pl.DataFrame, mix: Mix, seed: int) -> tuple[pl.DataFrame, dic
             "achieved": got,
             "available": sum(avail[s] for s in avail if domain_of[s] == dom),
         }
+        if aug is not None:
+            copies_units = sum(r["augmented"] for r in src_report.values() if r["domain"] == dom)
+            dom_report[dom]["augmented_share"] = copies_units / got if got else 0.0
+            dom_report[dom]["max_augmented_share"] = (aug_share or {}).get(dom, 0.0)
     worst = max((abs(d["achieved_share"] - d["target_share"]) for d in dom_report.values()), default=0.0)
     report = {
         "unit": mix.unit,

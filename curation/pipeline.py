@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from curation.accounting import check_accounting
+from curation.augment.phase import AUGMENT_STEP, ORPHAN_STEP, augment_phase, augment_report, drop_orphans
 from curation.executors import make_executor
 from curation.io.readers import ReadTask, read_file
 from curation.io.writers import write_parquet, write_table
@@ -223,6 +224,7 @@ def _order_funnel(funnel: dict, labels: list[str]) -> list[dict]:
 def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict | None, dict]:
     r = plan.recipe
     cols = ["id", "source", "domain", "tokens"]
+    cols += ["parent_id"] if finals and "parent_id" in pl.read_parquet_schema(finals[0]) else []
     docs = (
         pl.concat([pl.scan_parquet(str(f)).select(cols) for f in finals]).collect()
         if finals
@@ -234,7 +236,9 @@ def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict 
         selection = docs.select("id", pl.lit(1, dtype=pl.Int32).alias("copies"))
         report = None
     else:
-        selection, report = plan_mix(docs, r.mix, r.seed)
+        aug = r.get("augment")
+        shares = {d: aug.cap(d) for d in r.mix.shares} if aug is not None else None
+        selection, report = plan_mix(docs, r.mix, r.seed, shares)
     layout = RunLayout(out_dir)
     mixdir = layout.mix_root
     if mixdir.exists():
@@ -298,7 +302,18 @@ def curate(
             shards = _drop_duplicate_ids(shards, dup_path, read_dir)
         t0 = time.perf_counter()
         read_key = read_dir.name.removeprefix("read-")
+        shards, read_key, augmented, aug_row, aug_rejects = augment_phase(
+            recipe, shards, read_key, work, plan.tokenizer, ex
+        )
         finals, reject_files, funnel, step_reports = _run_passes(plan, shards, read_key, work, ex)
+        reject_files = aug_rejects + reject_files
+        if augmented:
+            funnel[AUGMENT_STEP] = aug_row
+        if augmented and finals:  # copies of documents a step rejected go too
+            finals, orphans, funnel[ORPHAN_STEP] = drop_orphans(
+                finals, work / f"orphans-{finals[0].parent.name}"
+            )
+            reject_files += orphans
         timings["steps"] = time.perf_counter() - t0
         for d in (layout.curated, layout.rejects):
             if d.exists():
@@ -316,7 +331,9 @@ def curate(
         ex.close()
     timings["total"] = time.perf_counter() - t_start
     read_summary = _read_summary(read_results)
-    steps = _order_funnel(funnel, plan.labels)
+    steps = _order_funnel(
+        funnel, ([AUGMENT_STEP] if augmented else []) + plan.labels + ([ORPHAN_STEP] if augmented else [])
+    )
     dup_files = sorted(read_dir.glob("*.dupids.rejects.parquet"))
     if dup_files:
         n = sum(pl.scan_parquet(str(f)).select(pl.len()).collect().item() for f in dup_files)
@@ -329,7 +346,9 @@ def curate(
             "name": recipe.name,
             "path": str(recipe.path),
             "hash": recipe.hash(),
-            "curate_hash": recipe.hash("sources", "steps", "mix", "splits", "seed"),
+            "curate_hash": recipe.hash(
+                "sources", "steps", "mix", "splits", "seed", *(["augment"] if recipe.get("augment") else [])
+            ),
             "section": recipe.section("sources", "steps", "mix", "splits", "execution"),
         },
         "seed": recipe.seed,
@@ -345,6 +364,7 @@ def curate(
             "files": len(finals),
         },
         "rejected": read_summary["rejected"] + sum(sum(row.get("reasons", {}).values()) for row in steps),
+        "augment": augment_report(augmented, finals, mix_report) if augmented else None,
         "step_reports": step_reports,
         "mix": mix_report,
         "splits": split_stats,

@@ -302,5 +302,7 @@ def sections(layout: RunLayout) -> list[Section]:
     m = json.loads(layout.manifest.read_text())
     if m.get("stage") != "curate":
         return []
+    from curation.augment.report import augment_sections
+
     parts = (sources(m), funnel(m), examples(layout), mix(m), splits(m))
-    return [x for x in parts if x is not None] + scores(layout, m)
+    return [x for x in parts if x is not None] + scores(layout, m) + augment_sections(m)

@@ -23,7 +23,9 @@ def assign_splits(df: pl.DataFrame, splits: dict[str, float], seed: int) -> pl.D
         acc += splits[n]
         bounds.append(acc)
     bounds[-1] = 1.0 + 1e-9
-    u = unit_hash(seed, "split", df["id"].to_list())
+    # an augmented copy hashes its parent's id, so it always lands in its parent's split (no leakage)
+    key = pl.coalesce("parent_id", "id") if "parent_id" in df.columns else pl.col("id")
+    u = unit_hash(seed, "split", df.select(key).to_series().to_list())
     labels = []
     for x in u:
         for n, b in zip(names, bounds, strict=True):

@@ -15,9 +15,10 @@ class CurateStage(Stage):
     def enabled(self, recipe: Recipe) -> bool:
         return bool(recipe.sources)
 
-    def section(self, recipe: Recipe) -> Any:
+    def section(self, recipe: Recipe, layout: RunLayout) -> Any:
         # execution (executor, workers, shard sizes) never changes the outputs, so it is not part of the key
-        return recipe.section("sources", "steps", "mix", "splits", "seed")
+        keys = ["sources", "steps", "mix", "splits", "seed"] + (["augment"] if recipe.get("augment") else [])
+        return recipe.section(*keys)
 
     def validate(self, recipe: Recipe) -> dict[str, Any]:
         from curation.plan import make_plan

@@ -52,9 +52,11 @@ def _read_state(layout: RunLayout) -> dict[str, Any]:
     return json.loads(layout.state.read_text()) if layout.state.exists() else {}
 
 
-def _parts(node: Node, recipe: Recipe, keys: dict[str, str], checksum: Checksums) -> dict[str, Any]:
+def _parts(
+    node: Node, recipe: Recipe, layout: RunLayout, keys: dict[str, str], checksum: Checksums
+) -> dict[str, Any]:
     return {
-        "section": stable_hash(node.stage.section(recipe)),
+        "section": stable_hash(node.stage.section(recipe, layout)),
         "files": {str(f): checksum(f) for f in node.files},
         "deps": {d: keys[d] for d in node.deps},
         "code": code_version(),
@@ -96,7 +98,7 @@ def plan(recipe: Recipe, out: Path | None = None, force: bool = False) -> list[S
     rerun: set[str] = set()
     out_list = []
     for node in build_graph(recipe):
-        parts = _parts(node, recipe, keys, checksum)
+        parts = _parts(node, recipe, layout, keys, checksum)
         key = keys[node.name] = stable_hash(parts)
         old = state.get(node.name)
         runs = force or old is None or old.get("key") != key
@@ -124,7 +126,7 @@ def run_recipe(
     rerun: set[str] = set()
     summary: dict[str, Any] = {}
     for node in build_graph(recipe):
-        parts = _parts(node, recipe, keys, checksum)
+        parts = _parts(node, recipe, layout, keys, checksum)
         key = keys[node.name] = stable_hash(parts)
         if only and node.name not in only and node.name.split(".")[0] not in only:
             summary[node.name] = "not selected"

@@ -20,11 +20,12 @@ STAGES = Registry(
         "train.dpo": "training.stage:DPO",
         "train.grpo": "training.stage:GRPO",
         "eval": "training.stage:EVAL",
+        "review": "reasoning.review.stage:STAGE",
     },
 )
 
 # Top-level recipe sections owned by a stage package: key → its pydantic schema.
-SECTIONS = Registry("recipe section", {})
+SECTIONS = Registry("recipe section", {"augment": "curation.augment.section:AugmentSection"})
 
 # Commands of the stage packages: name → a `register(app: typer.Typer)` function.
 COMMANDS = Registry(
@@ -36,5 +37,6 @@ COMMANDS = Registry(
         "curate": "curation.cli:register",
         "generate": "reasoning.cli:register",
         "train": "training.cli:register",
+        "review": "reasoning.review.cli:register",
     },
 )

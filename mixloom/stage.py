@@ -44,8 +44,8 @@ class Stage:
         """Whether the recipe configures this stage (by default: its section is present)."""
         return recipe.get(self.name) is not None
 
-    def section(self, recipe: Recipe) -> Any:
-        """What of the recipe this stage depends on (hashed into its cache key)."""
+    def section(self, recipe: Recipe, layout: RunLayout) -> Any:
+        """What of the recipe (and of the run, e.g. a decision log) this stage depends on: its cache key."""
         return {"section": recipe.dump(self.name), "seed": recipe.seed}
 
     def validate(self, recipe: Recipe) -> dict[str, Any] | None:

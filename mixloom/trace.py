@@ -18,6 +18,8 @@ import polars as pl
 from mixloom.errors import UserError
 from mixloom.layout import RunLayout
 
+LINEAGE = ("parent_id", "aug_method", "aug_settings")  # columns of augmented copies (curation.augment)
+
 
 def _find(paths: list[Path], doc_id: str, columns: list[str] | None = None) -> pl.DataFrame:
     if not paths:
@@ -41,7 +43,7 @@ def trace_document(run: Path, doc_id: str) -> dict[str, Any]:
         row = kept.row(0, named=True)
         out |= {"source": row["source"], "domain": row["domain"], "origin": row["origin"], "status": "kept"}
         out["path"] = [{"step": "read", "result": "kept"}] + [{"step": s, "result": "kept"} for s in steps]
-        base = {"id", "source", "domain", "text", "tokens", "origin", "meta"}
+        base = {"id", "source", "domain", "text", "tokens", "origin", "meta", *LINEAGE}
         out["scores"] = {
             k: v for k, v in row.items() if k not in base and v is not None
         }  # null: step skipped it
@@ -69,6 +71,13 @@ def trace_document(run: Path, doc_id: str) -> dict[str, Any]:
         out["path"] = path
         if details.get("duplicate_of"):
             out["duplicate_of"] = details["duplicate_of"]
+    lineage = row if not kept.is_empty() else details
+    if lineage.get("parent_id"):  # an augmented copy: its method and settings, then its parent's own trace
+        out["parent"] = lineage["parent_id"]
+        out["augmented"] = {"method": lineage["aug_method"], "settings": json.loads(lineage["aug_settings"])}
+        out["parent_trace"] = trace_document(run, lineage["parent_id"])
+    for k in LINEAGE:
+        out.get("details", {}).pop(k, None)
     return out
 
 

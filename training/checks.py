@@ -43,7 +43,7 @@ def check(recipe: Recipe) -> None:
                 f"'{ref}' needs a curation stage but the recipe has no sources",
                 "add `sources:` (and `mix:`) or give a path to Parquet shards",
             )
-        if ref.startswith("generate.") and ref in DATA_REFS and recipe.generate is None:
+        if ref.startswith(("generate.", "review.")) and ref in DATA_REFS and recipe.generate is None:
             raise RecipeError(err, where, f"'{ref}' needs a `generate:` section", "add one or give a path")
         if ref == "train.sft.heldout":
             if t.sft is None:
@@ -53,7 +53,7 @@ def check(recipe: Recipe) -> None:
                     "the default data is the SFT held-out set, but there is no `train.sft`",
                     "add `train.sft` or give `data:` for this metric",
                 )
-        elif ref.startswith(("curate.", "generate.")) and ref not in DATA_REFS:
+        elif ref.startswith(("curate.", "generate.", "review.")) and ref not in DATA_REFS:
             raise RecipeError(
                 err, where, f"unknown data reference '{ref}'", f"use one of {', '.join(DATA_REFS)} or a path"
             )

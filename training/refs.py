@@ -17,7 +17,15 @@ from mixloom.recipe import Recipe
 
 STAGES = ("tokenizer", "pretrain", "sft", "rm", "dpo", "grpo")
 # the data references training stages accept (their files are found through mixloom.layout.RunLayout)
-DATA_REFS = ("curate.train", "curate.validation", "curate.test", "generate.sft", "generate.pairs")
+DATA_REFS = (
+    "curate.train",
+    "curate.validation",
+    "curate.test",
+    "generate.sft",
+    "generate.pairs",
+    "review.sft",  # written by `mixloom review export` (the review stage)
+    "review.pairs",
+)
 _EXTS = (".parquet", ".jsonl", ".json")
 
 
@@ -33,7 +41,7 @@ def data_path(recipe: Recipe, run_dir: Path, ref: str) -> Path:
     """The file or directory a `data:` value names (not checked for existence)."""
     if ref in DATA_REFS:
         return RunLayout(run_dir).ref_path(ref)
-    if ref.startswith(("curate.", "generate.")):
+    if ref.startswith(("curate.", "generate.", "review.")):
         raise UserError(f"{recipe.path}: unknown data reference '{ref}'; known: {', '.join(DATA_REFS)}")
     return recipe.resolve(ref)
 
@@ -60,6 +68,8 @@ def _producer_hint(ref: str) -> str:
         return "run `mixloom curate` for this recipe first"
     if ref.startswith("generate."):
         return "run `mixloom generate` for this recipe first"
+    if ref.startswith("review."):
+        return "run `mixloom review export RUN` for this run first"
     return "check the path (relative paths start at the recipe's base_dir)"
 
 

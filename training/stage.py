@@ -107,7 +107,7 @@ class EvalStage(Stage):
     def enabled(self, recipe: Recipe) -> bool:
         return bool(recipe.train and recipe.train.eval)
 
-    def section(self, recipe: Recipe) -> Any:
+    def section(self, recipe: Recipe, layout: RunLayout) -> Any:
         return {"section": recipe.dump("train")["eval"], "seed": recipe.seed}
 
     def validate(self, recipe: Recipe) -> None:

@@ -44,7 +44,7 @@ def test_lost_and_invented_records_are_caught(tmp_path, write_recipe):
     part = sorted(layout.curated.glob("*.parquet"))[0]
     df = pl.read_parquet(part)
     df.head(df.height - 1).write_parquet(part)  # one document lost
-    with pytest.raises(AccountingError, match="kept \\+ rejected must equal"):
+    with pytest.raises(AccountingError, match="kept \\+ rejected must equal input records"):
         check_accounting(layout, m)
     pl.concat([df.head(df.height - 1), df.head(1)]).write_parquet(part)  # the count is right, an id repeats
     with pytest.raises(AccountingError, match="ids repeat"):
