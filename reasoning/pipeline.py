@@ -218,6 +218,7 @@ def run_batch(
         "template": task.template,
         "sampling": sampling,
         "seed_file": seed_file,
+        "sandbox": task.sandbox_mode() or "",
     }
     rows = []
     for p in batch:

@@ -39,6 +39,9 @@ def main():
     send(REP, ["ready"])
     while (msg := recv(REQ)) is not None:
         name, args, kwargs = msg
+        if not callable(ns.get(name)):
+            send(REP, ["raise", "NameError", f"the candidate defines no function {name!r}"])
+            continue
         try:
             result = ns[name](*decode(args), **decode(kwargs))
         except BaseException as e:  # noqa: BLE001 - passed on to the harness

@@ -140,3 +140,7 @@ class Task:
 
     def answer_key(self, check: Check) -> str | None:
         return check.answer
+
+    def sandbox_mode(self) -> str | None:
+        """The sandbox mode verdicts come from (`namespaces`, or the fallback `hooks`); None: no code runs."""
+        return None
