@@ -48,7 +48,7 @@ class Verdict:
 
 
 # -- extraction -------------------------------------------------------------------------------
-def _boxes(text: str) -> list[tuple[int, str]]:
+def boxes(text: str) -> list[tuple[int, str]]:
     """(position, content) of every \\boxed{...} / \\fbox{...}, braces matched."""
     out = []
     for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
@@ -63,12 +63,12 @@ def _boxes(text: str) -> list[tuple[int, str]]:
 
 def _boxed(text: str) -> str | None:
     """The last box's content; several boxes on the last box's line are one answer (`2, 3`)."""
-    boxes = _boxes(text)
-    if not boxes:
+    found = boxes(text)
+    if not found:
         return None
-    line_start = text.rfind("\n", 0, boxes[-1][0]) + 1
-    same_line = [c for pos, c in boxes if pos >= line_start]
-    return ", ".join(same_line) if len(same_line) > 1 else boxes[-1][1]
+    line_start = text.rfind("\n", 0, found[-1][0]) + 1
+    same_line = [c for pos, c in found if pos >= line_start]
+    return ", ".join(same_line) if len(same_line) > 1 else found[-1][1]
 
 
 _HASH = re.compile(r"####\s*([^\n]+)")
