@@ -126,7 +126,12 @@ def main():
     try:
         cand.start()
         ns = {"__name__": "__main__"}
-        exec(compile(cfg["context"], "prompt.py", "exec"), ns)
+        try:  # a bare stub (`def add(a, b):` with no body) is no context at all
+            context = compile(cfg["context"], "prompt.py", "exec")
+        except SyntaxError:
+            context = None
+        if context is not None:
+            exec(context, ns)
         ns[cfg["entry_point"]] = cand
         linecache.cache["test.py"] = (len(cfg["test"]), None, cfg["test"].splitlines(True), "test.py")
         exec(compile(cfg["test"], "test.py", "exec"), ns)
