@@ -55,7 +55,10 @@ def main():
         except BaseException as e:  # noqa: BLE001 - e.g. a __hash__ or __iter__ that raises
             _reply_exception(e)
             continue
-        send(REP, ["ok", payload])
+        try:
+            send(REP, ["ok", payload])
+        except ValueError as e:  # e.g. an int past Python's digit limit for str()
+            send(REP, ["raise", "ValueError", str(e)[:500]])
     os._exit(0)
 
 

@@ -129,20 +129,24 @@ def main():
     req_r, req_w = os.pipe()  # harness -> candidate: calls
     rep_r, rep_w = os.pipe()  # candidate -> harness: results
     cfg_r, cfg_w = os.pipe()  # supervisor -> harness: the tests and the nonce
-    cand = _spawn(
-        cfg, cfg["uid"], {3: req_r, 4: rep_w}, [py, "-I", "-c", cfg["candidate_src"], hooks], workdir
-    )
-    harness_argv = [py, "-I", "-c", cfg["harness_src"]]
-    harness = _spawn(cfg, cfg["harness_uid"], {3: rep_r, 4: req_w, 5: verdict, 6: cfg_r}, harness_argv, "/")
-    for fd in (req_r, req_w, rep_r, rep_w, cfg_r, verdict):
+    ready_r, ready_w = os.pipe()  # harness -> supervisor: config read, no longer dumpable
+    harness_fds = {3: rep_r, 4: req_w, 5: verdict, 6: cfg_r, 7: ready_w}
+    harness = _spawn(cfg, cfg["harness_uid"], harness_fds, [py, "-I", "-c", cfg["harness_src"]], "/")
+    for fd in (req_w, rep_r, cfg_r, ready_w, verdict):
         os.close(fd)
-    try:
+    with contextlib.suppress(OSError):
         data = json.dumps(cfg["harness_cfg"]).encode()
         while data:
             data = data[os.write(cfg_w, data) :]
-    except OSError:
-        pass
     os.close(cfg_w)
+    # Why wait: until the harness has taken its config and made itself non-dumpable, a process of the
+    # same uid (a user namespace maps only one) could read its pipes through /proc. The candidate starts after.
+    os.read(ready_r, 1)
+    os.close(ready_r)
+    cand_argv = [py, "-I", "-u", "-c", cfg["candidate_src"], hooks]
+    cand = _spawn(cfg, cfg["uid"], {3: req_r, 4: rep_w}, cand_argv, workdir)
+    os.close(req_r)
+    os.close(rep_w)
     code = _wait(harness)
     with contextlib.suppress(ProcessLookupError):  # as pid 1 our exit ends the rest; else the caller kills
         os.kill(cand, signal.SIGKILL)

@@ -1,8 +1,9 @@
 """The harness's side of a test run (runs inside the sandbox, as `python -I -c`, under its own uid).
 
-It reads the run's configuration from fd 6 (the problem's trusted prompt, the tests, the entry point and
+It makes itself non-dumpable, reads the run's configuration from fd 6 (the problem's trusted prompt, the tests, the entry point and
 the per-run nonce), runs the prompt and the tests in its own process with the entry point bound to a
-proxy that calls the candidate's process (fds 3 and 4), and writes the verdict to fd 5, a pipe that only
+proxy that calls the candidate's process (fds 3 and 4; the candidate is started only after the
+harness said on fd 7 that its configuration is read), and writes the verdict to fd 5, a pipe that only
 this process holds, once, after `check` returned: `{"nonce": ..., "passed": ..., "reason": ...}`.
 
 Why this cannot be forged: the candidate's code never runs here, so its `sys.exit`, `os._exit`, atexit
@@ -20,7 +21,7 @@ import traceback
 
 from _wire import decode, encode, recv, send
 
-REP, REQ, VERDICT, CONFIG = 3, 4, 5, 6
+REP, REQ, VERDICT, CONFIG, READY = 3, 4, 5, 6, 7
 ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no ptrace, no /proc/self/mem for anyone
 
 
@@ -121,6 +122,8 @@ def _reason(e):
 def main():
     cfg = _read_config()
     nonce = cfg.pop("nonce")
+    os.write(READY, b"r")  # the supervisor starts the candidate only now (see _sandbox_child)
+    os.close(READY)
     cand = Candidate(cfg["entry_point"])
     passed, reason = False, "no verdict"
     try:

@@ -110,7 +110,7 @@ def plan(pair: bool) -> Plan:
     """How the next run is contained; `pair` gives the harness a uid of its own (tests mode)."""
     mode, prefix = probe()
     uid = harness_uid = None
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and "--user" not in prefix:  # a user namespace maps one uid: capabilities go instead
         with _uid_lock:
             uid = next(_uids)
             harness_uid = next(_uids) if pair else None

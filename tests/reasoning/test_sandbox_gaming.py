@@ -3,12 +3,14 @@ through `run_tests` and through the code and pal tasks' own verification."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from gen_helpers import GSM8K, HUMANEVAL, ROOT
 
 from mixloom.sections.generate import TaskSpec
 from reasoning.tasks import make_task
-from verification import sandbox
+from verification import _sandbox_setup, sandbox
 from verification.sandbox import Limits, run_tests, run_tests_many
 
 PROMPT = 'def add(a, b):\n    """Return a + b."""\n'
@@ -95,14 +97,17 @@ def add(a, b):
 """
 
 
-@pytest.fixture(params=["namespaces", "hooks"])
+@pytest.fixture(params=["namespaces", "userns", "hooks"])
 def mode(request, monkeypatch):
-    if request.param == "hooks":
-        monkeypatch.setenv("MIXLOOM_SANDBOX", "hooks")
+    """The strong mode as root (two uids), in a user namespace (no capabilities), and the fallback."""
+    if request.param != "namespaces":
+        monkeypatch.setenv("MIXLOOM_SANDBOX", request.param)
     sandbox.reset_probe()
-    if sandbox.sandbox_mode() != request.param:
+    want = "hooks" if request.param == "hooks" else "namespaces"
+    userns = "--user" in _sandbox_setup.probe()[1]
+    if sandbox.sandbox_mode() != want or (request.param == "userns") != userns:
         pytest.skip(f"{request.param} mode is not available here")
-    yield request.param
+    yield want
     monkeypatch.delenv("MIXLOOM_SANDBOX", raising=False)
     sandbox.reset_probe()
 
@@ -134,7 +139,9 @@ def test_a_verdict_written_by_the_candidate_is_ignored(mode):
 def test_killing_every_process_it_can_does_not_silence_the_harness(mode):
     code = "import os, signal\ntry:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\n"
     r = run_tests(code + "def add(a, b):\n    return 0\n", TEST, "add", context=PROMPT)
-    assert not r.passed and r.reason.startswith("AssertionError"), r.reason
+    assert not r.passed
+    if os.geteuid() == 0 and "--user" not in _sandbox_setup.probe()[1]:  # the harness has a uid of its own
+        assert r.reason.startswith("AssertionError"), r.reason
 
 
 def test_a_wrong_answer_names_the_failing_assertion():
