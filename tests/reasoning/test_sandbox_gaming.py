@@ -197,3 +197,32 @@ def test_pal_program_that_reads_the_answers_from_project_data_is_rejected():
     assert len(rows) == 5 and [c.ok for c in checks] == [False] * 5
     assert all("program failed" in c.reason for c in checks), [c.reason for c in checks]
     assert not (ROOT / "sandbox").exists()
+
+
+def test_generate_pipeline_keeps_only_the_honest_sample(write_recipe, tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+    from gen_scripted import ScriptedEngine
+
+    import reasoning
+    from mixloom.recipe import load_recipe
+
+    seeds = tmp_path / "add.jsonl"
+    seeds.write_text(
+        json.dumps({"task_id": "add/0", "prompt": PROMPT, "test": TEST, "entry_point": "add"}) + "\n"
+    )
+    gamed = ["exit while loading", "always-equal object", "atexit os._exit", "settrace raises SystemExit"]
+    replies = [f"```python\n{HONEST}```"] + [f"```python\n{GAMED[g][0]}```" for g in gamed]
+    spec = {"kind": "code", "seeds": str(seeds), "n": len(replies), "format": "chat"}
+    engine = {"kind": "transformers", "model": "tiny"}
+    recipe = load_recipe(
+        write_recipe({"output": str(tmp_path / "run"), "generate": {"engine": engine, "tasks": [spec]}})
+    )
+    reasoning.run(recipe, engine=ScriptedEngine(lambda q, hinted, n: replies[:n]))
+    rows = pq.read_table(tmp_path / "run" / "generate" / "samples").to_pylist()
+    assert [r["ok"] for r in rows] == [True] + [False] * len(gamed)
+    for r, g in zip(rows[1:], gamed, strict=True):
+        assert GAMED[g][1] in r["reason"], (g, r["reason"])
+    sft = pq.read_table(tmp_path / "run" / "generate" / "sft").to_pylist()
+    assert [r["sample_id"] for r in sft] == [rows[0]["sample_id"]]
