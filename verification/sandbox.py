@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -45,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from verification import _sandbox_hooks, _sandbox_setup
+from verification._sandbox_reasons import _classify, _reason
 from verification._sandbox_setup import FALLBACK, STRONG, SandboxUnavailable
 
 HERE = Path(__file__).parent
@@ -307,49 +307,6 @@ def _tail(path: str) -> str:
         size = f.tell()
         f.seek(max(0, size - OUTPUT_CAP))
         return f.read().decode("utf-8", errors="replace")
-
-
-_EXC = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)|AssertionError)\b:?\s*(.*)$")
-_SIGNALS = {
-    signal.SIGXCPU: "CPU time limit exceeded",
-    signal.SIGXFSZ: "file size limit exceeded",
-    signal.SIGKILL: "killed (memory or process limit)",
-    signal.SIGSEGV: "segmentation fault",
-}
-
-
-def _reason(rc: int | None, stderr: str, limits: Limits) -> str:
-    if rc == 0:
-        return "ok"
-    sig = rc - 128 if rc is not None and rc > 128 else (-rc if rc is not None and rc < 0 else None)
-    if sig in _SIGNALS:
-        return _SIGNALS[signal.Signals(sig)]
-    if "sandbox setup failed" in stderr:
-        return next(ln for ln in reversed(stderr.strip().splitlines()) if "sandbox setup failed" in ln)
-    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
-    exc = next((m for ln in reversed(lines) if (m := _EXC.match(ln))), None)
-    if exc is None:
-        return f"exit status {rc}" + (f": {lines[-1][:200]}" if lines else "")
-    name, msg = exc.group(1), exc.group(2)[:200]
-    return _classify(f"{name}: {msg}".rstrip(": "), limits)
-
-
-def _classify(reason: str, limits: Limits) -> str:
-    """Name the limit behind an error message (the reason is what a sample record keeps)."""
-    low = reason.lower()
-    if "no space left on device" in low or "disk quota exceeded" in low:
-        return f"disk quota ({limits.disk_mb} MiB) exceeded: {reason}"
-    if "memoryerror" in low:
-        return f"{reason} (memory limit {limits.memory_mb} MiB)"
-    if "file too large" in low:  # Python ignores SIGXFSZ, so the limit shows up as EFBIG
-        return f"{reason} (file size limit {limits.file_mb} MiB)"
-    if "resource temporarily unavailable" in low or "blockingioerror" in low:
-        return f"{reason} (process limit {limits.nproc})"
-    if any(s in low for s in ("network is unreachable", "network access denied", "connection refused")):
-        return f"{reason} (network denied)"
-    if any(s in low for s in ("read-only file system", "permission denied", "write outside")):
-        return f"{reason} (write outside the sandbox denied)"
-    return reason
 
 
 def run_python(
