@@ -10,7 +10,10 @@ plain values (see `_sandbox_harness`).
 import os
 import sys
 
-from _wire import NonPlain, decode, encode, recv, send
+try:  # inside the sandbox `_wire` comes bundled (see sandbox._role_source)
+    from _wire import NonPlain, decode, encode, recv, send
+except ModuleNotFoundError:  # imported as a module of the package
+    from verification._wire import NonPlain, decode, encode, recv, send
 
 REQ, REP = 3, 4
 
@@ -62,4 +65,5 @@ def main():
     os._exit(0)
 
 
-main()
+if __name__ == "__main__":
+    main()

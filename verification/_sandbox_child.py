@@ -18,15 +18,24 @@ user namespace), sets no_new_privs, loads the seccomp filter, then execs Python.
 import contextlib
 import ctypes
 import fcntl
+import importlib.util
 import json
 import os
 import resource
 import signal
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _sandbox_jail  # noqa: E402
-import _sandbox_seccomp  # noqa: E402
+
+def _sibling(name):
+    """A module of this directory, by path: never an installed `verification` of another checkout."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_sandbox_jail = _sibling("_sandbox_jail")
+_sandbox_seccomp = _sibling("_sandbox_seccomp")
 
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_SECUREBITS, SECURE_NOROOT_LOCKED = 4, 24, 28, 0x3
 _libc = ctypes.CDLL(None, use_errno=True)
