@@ -127,7 +127,8 @@ def check_sandbox(recipe: Recipe) -> None:
     try:
         require_strict()
     except SandboxUnavailable as e:
-        raise _err(recipe, "generate.sandbox", f"sandbox: strict, but {e}", "or set sandbox: auto") from None
+        fix = "run where `unshare` works, or set generate.sandbox: auto (the fallback mode, with a warning)"
+        raise _err(recipe, "generate.sandbox", f"sandbox: strict, but {e}", fix) from None
 
 
 def check_recipe(recipe: Recipe) -> None:

@@ -116,7 +116,7 @@ def require_strict() -> None:
     if sandbox_mode() != STRONG:
         raise SandboxUnavailable(
             "the strong sandbox (namespaces) is not available here: `unshare --net --ipc --pid` failed or is "
-            "missing (install util-linux, run as root or enable unprivileged user namespaces)"
+            "missing (it needs util-linux, and root or unprivileged user namespaces)"
         )
 
 
