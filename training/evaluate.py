@@ -104,7 +104,10 @@ def _pass_at_k(task: EvalTask, rows, source, lm, seed: int) -> dict[str, Any]:
         )
         programs = [r["prompt"] + s for s in samples]
         passed.append(
-            (len(programs), sum(run_tests(p, r["test"], r["entry_point"]).passed for p in programs))
+            (
+                len(programs),
+                sum(run_tests(p, r["test"], r["entry_point"], context=r["prompt"]).passed for p in programs),
+            )
         )
     out: dict[str, Any] = {
         f"pass@{k}": sum(metrics.pass_at_k(n, c, k) for n, c in passed) / len(passed)

@@ -46,7 +46,8 @@ class TaskSpec(Strict):
     kind: Literal["math_cot", "pal", "code"]
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="default: the kind")
     seeds: str = Field(
-        description="seed problems: GSM8K-style JSONL (math_cot, pal) or HumanEval-style (code)"
+        description="seed problems: GSM8K-style (question, answer) or MATH-style (problem, solution, answer, "
+        "subject, level) JSONL for math_cot and pal; HumanEval-style (prompt, test, entry_point) for code"
     )
     limit: int | None = Field(None, ge=1, description="use only the first N seed problems")
     n: int = Field(4, ge=1, description="samples per problem")
@@ -66,6 +67,12 @@ class TaskSpec(Strict):
     pairs_per_problem: int = Field(1, ge=0)
     timeout: float = Field(10.0, gt=0, description="seconds per verification (sandbox run / sympy check)")
     stop: list[str] | None = Field(None, description="stop strings (default: the task's own)")
+    process_check: bool = Field(
+        False,
+        description="math_cot: also recompute the arithmetic claims of the chain (<<48/2=24>>, a × b = c, "
+        "a + b = c); a sample whose final answer is right but whose steps hold a false equation is rejected "
+        "with reason `false step`",
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> TaskSpec:
@@ -73,6 +80,8 @@ class TaskSpec(Strict):
             raise ValueError("select: majority needs comparable answers; use verified or all for kind: code")
         if self.kind == "code" and self.rationalize:
             raise ValueError("rationalize needs a final answer to hint; it applies to math_cot and pal only")
+        if self.kind != "math_cot" and self.process_check:
+            raise ValueError("process_check reads chain-of-thought arithmetic; it applies to math_cot only")
         return self
 
     @property
@@ -88,6 +97,12 @@ class GenerateSection(Strict):
     engine: EngineSpec
     tasks: list[TaskSpec] = Field(min_length=1)
     output: OutputSpec = OutputSpec()
+    sandbox: Literal["auto", "strict"] = Field(
+        "auto",
+        description="strict: code and pal tasks require the strong sandbox (namespaces) and the run fails "
+        "before any work where only the fallback mode exists; auto: the fallback runs, with a warning, and "
+        "every record names the mode",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> GenerateSection:

@@ -140,3 +140,11 @@ class Task:
 
     def answer_key(self, check: Check) -> str | None:
         return check.answer
+
+    def groups(self, p: Problem) -> dict[str, str]:
+        """What the manifest breaks rates down by for this problem (e.g. MATH's subject and level)."""
+        return {}
+
+    def sandbox_mode(self) -> str | None:
+        """The sandbox mode verdicts come from (`namespaces`, or the fallback `hooks`); None: no code runs."""
+        return None

@@ -1,5 +1,7 @@
 """code: HumanEval-style problems (`prompt`, `test`, `entry_point`); each sample's code runs its tests in
-the sandbox and passes or fails."""
+the sandbox and passes or fails. The verdict is the harness's (`verification.sandbox.run_tests`): the
+candidate runs in a process of its own, the problem's prompt and tests in the harness's, so exiting early,
+always-equal return values or reading the tests never pass."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 
 from reasoning.engines.base import Prompt
 from reasoning.tasks.base import Check, Problem, Task
-from verification.sandbox import Limits, program_with_tests, run_many
+from verification.sandbox import Limits, run_tests_many, sandbox_mode
 
 FENCE = "```"
 CHAT_INSTRUCTION = (
@@ -71,11 +73,14 @@ class Code(Task):
         return f"{FENCE}python\n{self.code_of(p, completion).strip()}\n{FENCE}"
 
     def verify(self, items: Sequence[tuple[Problem, str]]) -> list[Check]:
-        programs = [
-            program_with_tests(self.code_of(p, c), p.reference, p.fields["entry_point"]) for p, c in items
+        jobs = [
+            (self.code_of(p, c), p.reference, p.fields["entry_point"], p.fields["prompt"]) for p, c in items
         ]
-        runs = run_many(programs, Limits(timeout=self.spec.timeout))
+        runs = run_tests_many(jobs, Limits(timeout=self.spec.timeout))
         return [Check(r.ok, "tests passed" if r.ok else f"tests failed: {r.reason}") for r in runs]
+
+    def sandbox_mode(self) -> str | None:
+        return sandbox_mode()
 
     def answer_key(self, check: Check) -> str | None:
         return None

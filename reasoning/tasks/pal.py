@@ -10,7 +10,7 @@ from reasoning.engines.base import Prompt
 from reasoning.tasks.base import Check, Problem
 from reasoning.tasks.math_cot import MathCoT, final_answer
 from verification.answers import answers_equal, extract_answer
-from verification.sandbox import Limits, run_many
+from verification.sandbox import Limits, run_many, sandbox_mode
 
 INSTRUCTION = "Write a Python program that solves the problem and prints only the final answer."
 
@@ -78,6 +78,9 @@ class PAL(MathCoT):
 
     def assistant_message(self, p: Problem, completion: str) -> str:
         return f"{FENCE}python\n{extract_code(completion)}\n{FENCE}"
+
+    def sandbox_mode(self) -> str | None:
+        return sandbox_mode()
 
     def verify(self, items: Sequence[tuple[Problem, str]]) -> list[Check]:
         codes = [extract_code(c) for _, c in items]

@@ -8,7 +8,7 @@ import json
 import pytest
 from gen_helpers import HUMANEVAL, read_jsonl
 
-from verification.sandbox import Limits, program_with_tests, run_many, run_tests
+from verification.sandbox import Limits, run_tests, run_tests_many
 
 # Wraps the entry point so every return value is changed (numbers +1, strings and lists extended,
 # booleans flipped): the same solution, a wrong answer.
@@ -34,18 +34,18 @@ def {e}(*args, **kwargs):
 
 def check_all(problems: list[dict]) -> tuple[list, list]:
     good = [
-        program_with_tests(p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"])
-        for p in problems
+        (p["prompt"] + p["canonical_solution"], p["test"], p["entry_point"], p["prompt"]) for p in problems
     ]
     bad = [
-        program_with_tests(
+        (
             p["prompt"] + p["canonical_solution"] + BREAK.format(e=p["entry_point"]),
             p["test"],
             p["entry_point"],
+            p["prompt"],
         )
         for p in problems
     ]
-    results = run_many(good + bad, Limits(timeout=10))
+    results = run_tests_many(good + bad, Limits(timeout=10))
     return results[: len(problems)], results[len(problems) :]
 
 
@@ -55,7 +55,7 @@ def test_shipped_humaneval_sample_canonical_pass_broken_fail():
     good, bad = check_all(problems)
     assert [p["task_id"] for p, r in zip(problems, good, strict=True) if not r.passed] == []
     assert [p["task_id"] for p, r in zip(problems, bad, strict=True) if r.passed] == []
-    assert all(r.reason.startswith("AssertionError") for r in bad)
+    assert all(r.reason.startswith("AssertionError") for r in bad), [r.reason for r in bad]
 
 
 def test_run_tests_interface():
