@@ -40,3 +40,20 @@ def write_recipe(tmp_path):
         return p
 
     return _write
+
+
+# CI names the real components it installs (MIXLOOM_REQUIRE=chromium,ray,...): a test that would skip because
+# one of them is missing fails instead, so a broken install cannot turn the suite green by skipping.
+REQUIRED = [c.strip().lower() for c in os.environ.get("MIXLOOM_REQUIRE", "").split(",") if c.strip()]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRED and report.skipped and not hasattr(report, "wasxfail"):
+        reason = str(report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr).lower()
+        missing = [c for c in REQUIRED if c in reason]
+        if missing:
+            report.outcome = "failed"
+            report.longrepr = f"required component missing ({', '.join(missing)}; MIXLOOM_REQUIRE): {reason}"
