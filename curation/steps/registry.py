@@ -28,6 +28,7 @@ STEPS = Registry(
         "line_dedup": "curation.steps.line_dedup:INFO",
         "toxicity": "curation.steps.toxicity:INFO",
         "decontaminate": "curation.steps.decontaminate:INFO",
+        "pii": "curation.steps.pii:INFO",
     },
 )
 
@@ -59,6 +60,10 @@ class Scoped:
     def modifies_text(self) -> bool:
         return self.step.modifies_text
 
+    def counts(self, df: pl.DataFrame) -> dict[str, int]:
+        """The wrapped step's own counts (if it reports any); rows outside the scope hold nulls."""
+        return self.step.counts(df) if hasattr(self.step, "counts") else {}
+
     def process(self, df: pl.DataFrame) -> pl.DataFrame:
         mask = pl.col("source").is_in(self.scope.sources) | pl.col("domain").is_in(self.scope.domains)
         df = df.with_row_index("__pos")
@@ -89,9 +94,7 @@ def parse_step(entry: dict[str, Any], index: int, recipe: str) -> tuple[str, Bas
     ((name, raw),) = entry.items()
     where = f"steps.{index}.{name}"
     if name not in STEPS:
-        raise RecipeError(
-            recipe, where, f"unknown step '{name}'", f"use one of: {', '.join(sorted(STEPS))}"
-        )
+        raise RecipeError(recipe, where, f"unknown step '{name}'", f"use one of: {', '.join(sorted(STEPS))}")
     info = step_info(name)
     if raw is None:
         raw = {}
