@@ -25,11 +25,12 @@ class Doc:
     lookalikes: list[tuple[int, int, str]] = field(default_factory=list)  # (start, end, what)
 
 
-def real_paragraphs(limit: int | None = None) -> list[str]:
-    """WikiText-2 paragraphs and financial posts from ../shared/data, else the samples in data/."""
+def real_paragraphs(limit: int | None = None, shared: bool = True) -> list[str]:
+    """WikiText-2 paragraphs and financial posts from ../shared/data, else (or with shared=False) the
+    samples in data/."""
     wiki = SHARED / "wikitext2" / "valid.txt"
     fiqa = SHARED / "finance" / "fiqa_posts.json"
-    if not wiki.exists():
+    if not shared or not wiki.exists():
         wiki = ROOT / "data" / "wikitext2" / "wiki_valid_sample.txt"
         fiqa = ROOT / "data" / "finance" / "fiqa_posts.json"
     paras = [p.strip() for p in wiki.read_text(encoding="utf-8").split("\n") if len(p.split()) >= 20]
