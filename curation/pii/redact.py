@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from curation.pii.detect import SEP, TYPES, Span, scan
+from curation.pii.detect import SEP, TYPES, Span, resolve, scan_batch
 
 PLACEHOLDER = {
     "private_key": "<PRIVATE_KEY>",
@@ -81,24 +81,10 @@ def redact_batch(texts: list[str], actions: dict[str, str], extra=None) -> list[
         part = texts[lo:hi]
         if any("\x00" in t for t in part):  # a NUL inside a document would look like a separator
             part = [t.replace("\x00", " ") for t in part]  # same length, so offsets stay valid
-        joined = SEP.join(part)
-        spans = scan(joined, types) if types else []
-        starts, off = [], 0
-        for t in part:
-            starts.append(off)
-            off += len(t) + len(SEP)
-        per_doc: list[list[Span]] = [[] for _ in part]
-        k = 0
-        for s in spans:
-            while k + 1 < len(starts) and s.start >= starts[k + 1]:
-                k += 1
-            base = starts[k]
-            per_doc[k].append(Span(s.start - base, s.end - base, s.type, s.kind))
+        per_doc = scan_batch(part, types) if types else [[] for _ in part]
         for i, original in enumerate(texts[lo:hi]):
             doc_spans = per_doc[i]
             if extra is not None:
-                from curation.pii.detect import resolve
-
                 doc_spans = resolve(doc_spans + extra(original))
             results.append(redact_text(original, doc_spans, actions))
     return results
