@@ -255,6 +255,9 @@ LOOKALIKES = [
     ("SSN 000-12-3456 is invalid", "bad_ssn"), ("mask 255.255.255.0", "netmask"), ("MAC 00:1A:2B:3C:4D:5E", "mac"),
     ("chapter 3.2.1.4", "section"), ("phone model 1000", "number"), ("in 1998 2000 people", "number"),
     ("user@localhost", "no_tld"), ("@username mentioned", "handle"), ("a @-@ b @,@ c", "wikitext"),
+    ("token_type = 'encoded-word'", "code"), ("password = getpass.getpass('Password: ')", "code"),
+    ("Decimal('+35236450.6')", "number"), ("Decimal('1.38435736E+12')", "number"),
+    ('secret_name = "prod-db-password-v2"', "code"), ('see sections "8.2.4.44 Bogus"', "section"),
 ]  # fmt: skip
 
 

@@ -135,6 +135,8 @@ def phone(candidate: str) -> bool:
     ...), Chinese and Indian mobiles. Groups of one digit (ISBN, section numbers) do not pass."""
     d = digits_of(candidate)
     groups = [g for g in re.split(r"[^\d]+", candidate) if g]
+    if len(groups[-1]) < 2:
+        return False  # +35236450.6: a decimal, not a number plan
     if candidate.startswith("+"):
         singles = sum(len(g) == 1 for g in groups[1:])
         return (
@@ -168,7 +170,7 @@ def phone(candidate: str) -> bool:
 _VERSION_CONTEXT = re.compile(
     r"(?:(?:\bver|version|versions|release|\brel|build|\brev|revision|update|firmware|kernel|python|java|node|"
     r"chapter|section|sections|\bsec|\bfig|figure|table|\beq|equation|appendix|\boid|isbn|\bstep)\.?\s*[:#]?\s*"
-    r"|[=<>~^!]=?\s*|§\s*|\bv)$",
+    r"|[=<>~^!]=?\s*|§\s*|\bv)[\s\"'(\[]*$",
     re.IGNORECASE,
 )
 _V4_DOC = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
@@ -228,10 +230,25 @@ def placeholder(value: str) -> bool:
     return bool(_PLACEHOLDER.match(value))
 
 
-def secret_value(value: str, password: bool) -> bool:
+_NOT_SECRET_KEY = re.compile(
+    r"[_.\-]?(?:type|name|file|path|dir|url|uri|field|label|hint|len|length|count|size|prompt|policy|format"
+    r"|class|kind|id|index|limit|expiry|expires|env|var|header|param|endpoint|prefix|suffix)s?$",
+    re.IGNORECASE,
+)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.]*$")  # a dotted name without digits: code, not a secret
+
+
+def secret_key(key_rest: str) -> bool:
+    """The part of a key after its secret word (`_type` in `token_type`) does not make it metadata."""
+    return not _NOT_SECRET_KEY.search(key_rest)
+
+
+def secret_value(value: str, password: bool, quoted: bool) -> bool:
     """A value assigned to a secret-named key that looks like a real secret: not a placeholder, not code,
-    and (unless the key names a password) random-looking: long, mixed, high entropy (as secret scanners)."""
+    and (unless a quoted password) random-looking: long, mixed, high entropy (as secret scanners)."""
     if placeholder(value) or "(" in value or value.startswith(("http", "<", "$")) or _PATH.match(value):
+        return False
+    if not quoted and _IDENTIFIER.match(value):
         return False
     if password:
         return len(value) >= 6 and not value.isalpha()

@@ -134,8 +134,12 @@ def _assignments(text: str) -> Iterator[Span]:
         if not m:
             continue
         g = m.lastindex or 1
-        password = bool(PASSWORD_KEY.search(m.group(0)[: m.start(g) - m.start()]))
-        if checks.secret_value(m.group(g), password or g < 4):
+        key = m.group(0)[: m.start(g) - m.start()]
+        password = bool(PASSWORD_KEY.search(key))
+        rest = re.split(
+            r"(?i)key|secret|token|passw(?:or)?d|pwd|credentials?", key.split("=")[0].split(":")[0]
+        )
+        if checks.secret_key(rest[-1].strip(" \"'`]")) and checks.secret_value(m.group(g), password, g < 4):
             yield Span(m.start(g), m.end(g), "secret", "password" if password else "assigned_secret")
 
 
@@ -163,8 +167,8 @@ def _numbers(text: str, want: frozenset[str]) -> Iterator[Span]:
         if found:
             yield Span(m.start(), m.end(), *found)
             continue
-        groups = [g.end() for g in _GROUP.finditer(s)]
-        for end in reversed(groups[:-1]):
+        groups = [g.end() for g in _GROUP.finditer(s) if s[g.end() : g.end() + 1] == " "]
+        for end in reversed(groups):
             found = _classify(s[:end], text, m.start(), want)
             if found:
                 yield Span(m.start(), m.start() + end, *found)

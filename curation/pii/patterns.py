@@ -92,10 +92,10 @@ NUMBER = re.compile(
 )
 NINO = re.compile(r"[A-CEGHJ-PR-TW-Z](?<!\w.)[A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?!\w)")
 NINO_BAD_PREFIX = {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"}
-DNI = re.compile(r"([XYZ\d](?<![\w\-].)\d{6,7})-?([A-Z])(?![\w\-])")
+DNI = re.compile(r"([XYZ\d](?<![\w\-.+,].)\d{6,7})-?([A-Z])(?![\w\-+])")
 SSN_CONTEXT = re.compile(r"(?i:ssn|social security(?: number| no\.?)?|\bss#)\W{0,5}(\d{9})(?!\w)")
 SSN_WORD = re.compile(r"SSN|ssn|Ssn|[Ss]ocial [Ss]ecurity|SOCIAL SECURITY|SS#")
-SIN_CONTEXT = re.compile(r"(?i:\bsin\b|social insurance)")
+SIN_CONTEXT = re.compile(r"(?i:(?<![a-z])sin\b|social insurance)")
 IPV4 = re.compile(r"\d(?<![\w.:\-/].)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w\-]|\.\d)")
 IPV6 = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w]{1,15})?"
