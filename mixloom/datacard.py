@@ -58,6 +58,12 @@ def data_card(run: Path) -> str:
         "step and reason).",
         "",
     ]
+    for r in m["steps"]:  # a step's own counts, e.g. what `pii` found and replaced, per type
+        if r.get("counts"):
+            found = ", ".join(
+                f"{k} {v:,}" for k, v in sorted(r["counts"].items(), key=lambda kv: -kv[1]) if v
+            )
+            lines += [f"Step `{r['step']}` found: {found or 'nothing'}.", ""]
     if m.get("mix"):
         mix = m["mix"]
         lines += [

@@ -45,6 +45,11 @@ def _scan(files: list[Path]) -> pl.DataFrame:
     return pl.concat([pl.read_parquet(str(f)) for f in files], how="diagonal_relaxed")
 
 
+def _counts(counts: dict[str, int]) -> str:
+    """A step's own counts (e.g. pii matches per type), largest first."""
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]) if v)
+
+
 def fig_funnel(run: Path, m: dict, out: Path) -> list[Figure]:
     plt = _plt()
     rows = [("read", m["read"]["records"], m["read"]["docs"])] + [
@@ -255,7 +260,8 @@ def tables(run: Path, m: dict | None) -> list[tuple[str, str]]:
                     r.get("tokens_out", ""),
                     ", ".join(
                         f"{k}: {v}" for k, v in sorted(r.get("reasons", {}).items(), key=lambda x: -x[1])
-                    ),
+                    )
+                    + (f" (found: {_counts(r['counts'])})" if r.get("counts") else ""),
                 ]
             )
         out.append(

@@ -53,7 +53,8 @@ TYPES = (
     "ipv6",
     "ipv4",
 )
-PRIORITY = {t: i for i, t in enumerate(TYPES)}  # on overlap the earlier type wins (then the longer span)
+# on overlap the earlier type wins (then the longer span); the NER types come last
+PRIORITY = {t: i for i, t in enumerate((*TYPES, "name", "address"))}
 SEP = "\n\x00\n"  # joins documents of a batch; no pattern matches across it
 
 
@@ -153,6 +154,7 @@ def _ibans(text: str) -> Iterator[Span]:
 
 
 _IBAN_HEAD = re.compile(r"[A-Z]{2}\d\d ?$")  # the rest of an IBAN-like run (one that failed its check)
+_CARD_SHAPE = re.compile(r"\d+(?:[ \-]\d+)*")  # cards group digits by spaces or dashes only
 _GROUP = re.compile(r"[+(]?\d+\)?")
 
 
@@ -177,7 +179,7 @@ def _numbers(text: str, want: frozenset[str]) -> Iterator[Span]:
 
 def _classify(s: str, text: str, start: int, want: frozenset[str]) -> tuple[str, str] | None:
     d = checks.digits_of(s)
-    if "credit_card" in want and 13 <= len(d) <= 19 and not s.startswith(("+", "(")) and checks.card(d):
+    if "credit_card" in want and 13 <= len(d) <= 19 and _CARD_SHAPE.fullmatch(s) and checks.card(d):
         return "credit_card", "card"
     if "national_id" in want:
         kind = _national_number(s, d, text, start)

@@ -84,10 +84,11 @@ ASSIGNMENT = re.compile(
 PASSWORD_KEY = re.compile(r"(?i)passw|pwd")
 IBAN = re.compile(r"[A-Z](?<!\w.)[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?!\w)")
 # digit runs with separators: phone numbers, cards, national ids
+# groups are atomic: a run that ends in a word ("6885 7th") gives back whole groups, never splits digits
 NUMBER = re.compile(
-    r"(?:\+(?<![\w+@/.\-,].)\d{1,3}(?:[ .\-]?\(\d{1,4}\))?(?:[ .\-]?\d{1,8}){1,7}+"
-    r"|\((?<![\w+@/.\-,].)\d{2,5}\)[ .\-]?\d{2,5}(?:[ .\-]?\d{2,5}){0,3}+"
-    r"|\d(?<![\w+@/.\-,].)\d{0,18}+(?:[ .\-/]\d{1,8}){0,7}+)"
+    r"(?:\+(?<![\w+@/.\-,].)\d{1,3}(?:[ .\-]?\(\d{1,4}\))?(?>[ .\-]?\d{1,8}){1,7}"
+    r"|\((?<![\w+@/.\-,].)\d{2,5}\)[ .\-]?\d{2,5}(?>[ .\-]?\d{2,5}){0,3}"
+    r"|\d(?<![\w+@/.\-,].)\d{0,18}+(?>[ .\-/]\d{1,8}){0,7})"
     r"(?![\w@]|[.,\-/]\d)"
 )
 NINO = re.compile(r"[A-CEGHJ-PR-TW-Z](?<!\w.)[A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?!\w)")

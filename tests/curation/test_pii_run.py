@@ -153,3 +153,11 @@ def test_manifest_has_counts_per_type(planted_run):
     for t, n in planted.items():
         assert counts[t] >= n, (t, counts[t], n)  # every planted value counted (the repeats add more)
     assert row["reasons"]["pii:secret"] > 0
+
+
+def test_report_and_data_card_show_what_was_found(planted_run):
+    _, out, _ = planted_run
+    card = (out / "DATACARD.md").read_text()
+    assert "Step `1:pii` found:" in card and "email" in card
+    html = (out / "report" / "index.html").read_text()
+    assert "found: " in html and "credit_card" in html
