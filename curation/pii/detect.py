@@ -76,23 +76,24 @@ def _before(text: str, start: int, n: int = 32) -> str:
 # --- detectors --------------------------------------------------------------------------------------------
 
 
+_LOCAL = frozenset("._%+-")
+
+
 def _emails(text: str) -> Iterator[Span]:
-    """Each `@` with a word character on both sides is searched in a window around it (cheap: `@`
-    is rare, and WikiText's ` @,@ ` has spaces around it)."""
+    """One anchored match per `@` that has a word character on both sides: the local part is found by
+    walking left (at most 64 characters), so a text full of `@` costs a bounded amount per `@`."""
     p = text.find("@")
-    last = 0
+    n = len(text)
     while p >= 0:
-        if (
-            0 < p < len(text) - 1
-            and (text[p - 1].isalnum() or text[p - 1] in "._%+-")
-            and text[p + 1].isalnum()
-        ):
-            m = EMAIL.search(text, max(last, p - 65), min(len(text), p + 260))
-            while m and m.end() <= p:
-                m = EMAIL.search(text, m.end(), min(len(text), p + 260))
-            if m and m.start() < p:
+        if 0 < p < n - 1 and text[p + 1].isalnum():
+            s0 = p
+            while s0 > p - 65 and s0 > 0 and (text[s0 - 1].isalnum() or text[s0 - 1] in _LOCAL):
+                s0 -= 1
+            while s0 < p and text[s0] == ".":
+                s0 += 1
+            m = EMAIL.match(text, s0, min(n, p + 260)) if s0 < p else None
+            if m:
                 yield Span(m.start(), m.end(), "email", "email")
-                last = m.end()
                 p = text.find("@", m.end())
                 continue
         p = text.find("@", p + 1)
@@ -109,11 +110,21 @@ def _url_credentials(text: str) -> Iterator[Span]:
 
 
 def _secret_formats(text: str) -> Iterator[Span]:
+    """Long tokens that contain a known prefix; the formats are tried anchored at a few positions around
+    each prefix (a prefix-anchored format starts at it, a look-behind one right after it, Azure's `\\dQ~`
+    four characters before), so a huge base64 blob costs little per prefix it happens to contain."""
     for t in SECRET_TOKEN.finditer(text):
-        if SECRET_PREFIX.search(t.group()):
-            for m in SECRET_FORMATS.finditer(text, t.start(), t.end()):
-                kind = m.lastgroup or "secret"
-                yield Span(m.start(kind), m.end(kind), "secret", kind)
+        done = t.start()
+        for q in SECRET_PREFIX.finditer(text, t.start(), t.end()):
+            if q.start() < done:
+                continue
+            for pos in range(max(done, q.start() - 4), q.end() + 1):
+                m = SECRET_FORMATS.match(text, pos, t.end())
+                if m:
+                    kind = m.lastgroup or "secret"
+                    yield Span(m.start(kind), m.end(kind), "secret", kind)
+                    done = m.end()
+                    break
 
 
 def _bearer_tokens(text: str) -> Iterator[Span]:
@@ -231,15 +242,21 @@ def _ipv4(text: str) -> Iterator[Span]:
 
 
 def _ipv6(text: str) -> Iterator[Span]:
-    """Compressed addresses around each `::`; full eight-group ones only where a text has 7+ colons."""
+    """Compressed addresses in windows around each `::` (overlapping windows merged, so each character is
+    scanned once); full eight-group ones only where a text has 7+ colons."""
     seen: set[int] = set()
     p = text.find("::")
     while p >= 0:
-        for m in IPV6.finditer(text, max(0, p - 40), min(len(text), p + 60)):
-            if m.start() <= p < m.end() and m.start() not in seen and checks.ipv6(m.group()):
+        lo, hi = max(0, p - 40), min(len(text), p + 60)
+        q = text.find("::", p + 2)
+        while 0 <= q < hi:  # merge the windows of nearby `::`
+            hi = min(len(text), q + 60)
+            q = text.find("::", q + 2)
+        for m in IPV6.finditer(text, lo, hi):
+            if "::" in m.group() and m.start() not in seen and checks.ipv6(m.group()):
                 seen.add(m.start())
                 yield Span(m.start(), m.end(), "ipv6", "ipv6")
-        p = text.find("::", p + 2)
+        p = q
     if text.count(":") >= 7:
         for m in IPV6_FULL.finditer(text):
             if m.start() not in seen and checks.ipv6(m.group()):

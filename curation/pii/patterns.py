@@ -50,7 +50,7 @@ SECRET_FORMATS = re.compile("|".join(f"(?P<{k}>{v})" for k, v in _SECRET_FORMATS
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.~%]{16,}")
 SECRET_PREFIX = re.compile(
     r"A(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|IPA|NPA|NVA|PKA|Iza|ccountKey=)|GOCSPX-|gh[pousr]_|github_pat_|glpat-|xox"
-    r"|hooks\.slack|[sr]k_(?:live|test)_|whsec_|sk-|hf_|npm_|SG\.|sig=|\dQ~|eyJ"
+    r"|hooks\.slack\.com/services/|[sr]k_(?:live|test)_|whsec_|sk-|hf_|npm_|SG\.|sig=|\dQ~|eyJ"
 )
 # key words are found case-sensitively in their usual spellings, one regex per case (each has few first
 # characters, so it is fast), then matched in full, case-insensitively, where they occur

@@ -73,6 +73,16 @@ def test_lookalikes_stay(text, what):
         ("git clone https://deploy:hunter2x@git.acme.io/r.git", "url_credentials"),
         ("export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "secret"),
         ('password = "Tr0ub4dor&3"', "secret"),
+        ("post to https://hooks.slack.com/services/T0123ABCD/B0123ABCD/abcdefghijklmnopqrstuvwx", "secret"),
+        ("AZURE_CLIENT_SECRET=abc8Q~" + "a1b2c3d4e5" * 3 + "abcd", "secret"),
+        ("AccountName=x;AccountKey=" + "Ab1+" * 21 + "Ab==;EndpointSuffix=core", "secret"),
+        ("https://acct.blob.core.windows.net/c?sv=2020&sig=" + "aB3%2F" * 8 + "%3D", "secret"),
+        ("key AIza" + "Sy0123456789abcdefABCDEF_-0123456xy" + " here", "secret"),
+        ("gh token ghs_" + "A1b2" * 9, "secret"),
+        (
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "secret",
+        ),
     ],
 )
 def test_each_type_is_found(text, kind):
@@ -133,6 +143,30 @@ def test_huge_and_pathological_documents_scan_in_linear_time():
 
     small, big = best(150), best(600)
     assert big / small < 4 * 2  # linear: ~4x for 4x the text; quadratic would be ~16x
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "a@b ",  # an @ with word characters on both sides, everywhere
+        "1::2 ",  # :: everywhere
+        "eyJsk-AKIAAIzaxoxQ~" + "Ab1+/" * 40,  # one endless token full of secret prefixes
+        "password=Ab1! " + "token: " * 20,  # key words everywhere
+    ],
+)
+def test_dense_hostile_patterns_stay_linear(unit):
+    def best(n: int) -> float:
+        text = unit * n
+        times = []
+        for _ in range(3):
+            t0 = time.process_time()
+            scan(text)
+            times.append(time.process_time() - t0)
+        return min(times)
+
+    reps = max(1, 20_000 // len(unit))
+    small, big = best(reps), best(4 * reps)
+    assert big / small < 4 * 2, (small, big)
 
 
 def test_a_long_run_of_digits_and_separators_is_bounded():
