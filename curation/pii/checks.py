@@ -14,9 +14,13 @@ from collections import Counter
 # --- checksums --------------------------------------------------------------------------------------------
 
 
+_NON_DIGIT = re.compile(r"\D")
+
+
 def digits_of(s: str) -> str:
-    """Only the digits (any script: `int()` reads fullwidth and other decimal digits)."""
-    return "".join(str(int(c)) for c in s if c.isdecimal())
+    """Only the digits, as ASCII (any script: `int()` reads full-width and other decimal digits)."""
+    d = _NON_DIGIT.sub("", s)
+    return d if d.isascii() else "".join(str(int(c)) for c in d)
 
 
 def luhn(digits: str) -> bool:

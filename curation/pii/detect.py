@@ -165,6 +165,9 @@ def _ibans(text: str) -> Iterator[Span]:
 
 
 _IBAN_HEAD = re.compile(r"[A-Z]{2}\d\d ?$")  # the rest of an IBAN-like run (one that failed its check)
+_SSN_SHAPE = re.compile(r"\d{3}([ \-])\d{2}\1\d{4}")
+_SIN_SHAPE = re.compile(r"\d{3}([ \-])\d{3}\1\d{3}")
+_AADHAAR_SHAPE = re.compile(r"[2-9]\d{3}([ \-])\d{4}\1\d{4}")
 _CARD_SHAPE = re.compile(r"\d+(?:[ \-]\d+)*")  # cards group digits by spaces or dashes only
 _GROUP = re.compile(r"[+(]?\d+\)?")
 
@@ -202,16 +205,16 @@ def _classify(s: str, text: str, start: int, want: frozenset[str]) -> tuple[str,
 
 
 def _national_number(s: str, d: str, text: str, start: int) -> str | None:
-    if re.fullmatch(r"\d{3}([ \-])\d{2}\1\d{4}", s) and checks.us_ssn(d[:3], d[3:5], d[5:]):
+    if _SSN_SHAPE.fullmatch(s) and checks.us_ssn(d[:3], d[3:5], d[5:]):
         return "us_ssn"
     if (
-        re.fullmatch(r"\d{3}([ \-])\d{3}\1\d{3}", s)
+        _SIN_SHAPE.fullmatch(s)
         and d[0] not in "08"
         and checks.luhn(d)
         and SIN_CONTEXT.search(_before(text, start, 40))
     ):
         return "ca_sin"
-    if re.fullmatch(r"[2-9]\d{3}([ \-])\d{4}\1\d{4}", s) and checks.verhoeff(d):
+    if _AADHAAR_SHAPE.fullmatch(s) and checks.verhoeff(d):
         return "in_aadhaar"
     return None
 

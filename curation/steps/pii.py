@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from curation.pii.detect import TRIGGER, TYPES, Span
 from curation.pii.redact import Redacted, redact_batch
@@ -68,6 +68,18 @@ class PiiParams(Strict):
     )
     meta: bool = Field(True, description="also redact the records' other fields (the `meta` JSON)")
     ner: NerParams | None = None
+
+    @field_validator("types", mode="before")
+    @classmethod
+    def _types(cls, v: Any) -> Any:
+        """YAML reads a bare `off` as false (and `on` as true): take them as the actions they spell."""
+        if not isinstance(v, dict):
+            return v
+        known = TypeName.__args__
+        bad = [k for k in v if k not in known]
+        if bad:
+            raise ValueError(f"unknown type(s) {bad}; known: {', '.join(known)}")
+        return {k: ("off" if a is False else "redact" if a is True else a) for k, a in v.items()}
 
 
 @dataclass

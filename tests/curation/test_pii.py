@@ -217,6 +217,27 @@ def test_span_offsets_point_at_placeholders():
             assert r.text[s["start"] : s["end"]] == PLACEHOLDER[s["type"]]
 
 
+def test_yaml_off_and_on_spell_actions(tmp_path):
+    import yaml
+
+    step = _step(yaml.safe_load("types: {ipv4: off, email: on}"), tmp_path)
+    assert step.actions["ipv4"] == "off" and step.actions["email"] == "redact"
+
+
+def test_meta_stays_valid_json(tmp_path):
+    meta = json.dumps(
+        {"author": "Jane <jane.roe@posteo.net>", "cfg": "password: 'Sup3r$ecret!'", "phone": "+44 20 7946 0958",
+         "key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"}
+    )  # fmt: skip
+    out = _step({"types": {"phone": "mask"}}, tmp_path).process(
+        _df(["text"]).with_columns(pl.lit(meta).alias("meta"))
+    )
+    back = json.loads(out["meta"][0])
+    assert back["author"] == "Jane <<EMAIL>>" and back["key"] == "<PRIVATE_KEY>"
+    assert "Sup3r" not in out["meta"][0] and back["phone"] == "+** ** **** ****"
+    assert {s["field"] for s in json.loads(out["pii_spans"][0])} == {"meta"}
+
+
 def test_bad_params_name_the_key(tmp_path):
     with pytest.raises(RecipeError, match=r"steps\.0\.pii\.types"):
         _step({"types": {"emails": "redact"}}, tmp_path)
