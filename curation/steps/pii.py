@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from curation.pii.detect import TRIGGER, TYPES, Span
 from curation.pii.redact import Redacted, redact_batch
@@ -80,6 +80,15 @@ class PiiParams(Strict):
         if bad:
             raise ValueError(f"unknown type(s) {bad}; known: {', '.join(known)}")
         return {k: ("off" if a is False else "redact" if a is True else a) for k, a in v.items()}
+
+    @model_validator(mode="after")
+    def _ner_types(self) -> PiiParams:
+        named = [t for t in ("name", "address") if self.types.get(t, "off") != "off"]
+        if named and self.ner is None:
+            raise ValueError(
+                f"types {named} come from a NER model: add `ner: {{model: DIR}}` (a local model)"
+            )
+        return self
 
 
 @dataclass

@@ -243,6 +243,8 @@ def test_bad_params_name_the_key(tmp_path):
         _step({"types": {"emails": "redact"}}, tmp_path)
     with pytest.raises(RecipeError, match=r"steps\.0\.pii\.action"):
         _step({"action": "delete"}, tmp_path)
+    with pytest.raises(RecipeError, match="NER model"):
+        _step({"types": {"name": "redact"}}, tmp_path)
     with pytest.raises(UserError, match="no config.json"):
         _step({"ner": {"model": str(tmp_path / "nope")}}, tmp_path)
 
