@@ -35,6 +35,29 @@ VENV = ROOT / ".bench" / "venvs" / "pii" / "bin" / "python"
 
 # --- the other tools (run inside their venv: this file imports nothing of mixloom at module level) ------
 
+# values from Faker (an independent generator, many locales), made in the bench venv
+FAKER = r"""
+import json, sys
+from faker import Faker
+n = int(sys.argv[1])
+out = []
+locs = ["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "en_IN", "ja_JP", "en_CA", "pt_BR", "en_AU"]
+fakers = [Faker(l) for l in locs]
+for i, f in enumerate(fakers):
+    f.seed_instance(i)
+us = fakers[0]
+for i in range(n):
+    f = fakers[i % len(fakers)]
+    out += [["email", f.email()], ["phone", f.phone_number()], ["ipv4", us.ipv4_public()],
+            ["ipv4", us.ipv4_private()], ["ipv6", us.ipv6()], ["credit_card", us.credit_card_number()],
+            ["iban", fakers[i % 7].iban()], ["national_id", us.ssn()]]
+print(json.dumps(out))
+"""
+CARRIER = {
+    "email": "Contact {} for details.", "phone": "Call {} today.", "ipv4": "from IP {}.", "ipv6": "addr {} up",
+    "credit_card": "card {} exp 04/27", "iban": "IBAN {}", "national_id": "SSN {} on file",
+}  # fmt: skip
+
 WORKER = r"""
 import json, sys, time, logging, warnings
 logging.disable(logging.CRITICAL); warnings.filterwarnings("ignore")
@@ -70,6 +93,23 @@ t0 = time.process_time()
 found = [detect(t) for t in texts]
 print(json.dumps({"seconds": time.process_time() - t0, "found": found}))
 """
+
+
+def faker_docs(paragraphs: list[str], n: int, seed: int) -> list | None:
+    """The planted corpus again, with values from Faker instead of bench/pii_corpus.py's generators."""
+    if not VENV.exists():
+        return None
+    try:
+        out = subprocess.run([str(VENV), "-c", FAKER, str(n)], capture_output=True, text=True, check=True)
+    except subprocess.CalledProcessError as e:
+        print(f"faker failed: {e.stderr[-300:]}", file=sys.stderr)
+        return None
+    import random
+
+    from bench.pii_corpus import plant
+
+    items = [(t, CARRIER[t], v) for t, v in json.loads(out.stdout)]
+    return plant(paragraphs, items, random.Random(seed))
 
 
 def run_other(tool: str, texts: list[str]) -> dict | None:
@@ -148,20 +188,36 @@ def mixed_text(mb: float) -> list[str]:
     return docs
 
 
+def print_scores(docs, results: dict, types: tuple[str, ...]) -> None:
+    cols = list(results)
+    print(f"\n{'type':16s}" + "".join(f"{c + ' P':>12s}{c + ' R':>12s}" for c in cols))
+    scores = {c: score(docs, results[c]["found"], types) for c in cols}
+    for t in types:
+        row = f"{t:16s}"
+        for c in cols:
+            s = scores[c][t]
+            none = s["detections"] == 0 and c != "mixloom"
+            p = "-" if none else f"{s['precision']:.3f}"
+            r = "-" if none else f"{s['recall']:.3f}"
+            row += f"{p:>12s}{r:>12s}"
+        print(row)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-type", type=int, default=300)
     ap.add_argument("--mixed-mb", type=float, default=4.0)
     ap.add_argument("--others-docs", type=int, default=1500, help="mixed documents the other tools get")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the planted corpus")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from bench.pii_corpus import TYPES, build, real_paragraphs
 
-    docs = build(real_paragraphs(), per_type=args.per_type)
+    docs = build(real_paragraphs(), per_type=args.per_type, seed=args.seed)
     texts = [d.text for d in docs]
     mixed = mixed_text(args.mixed_mb)
     mb = sum(len(t.encode()) for t in texts) / 1e6
-    print(f"planted corpus: {len(docs):,} documents, {mb:.2f} MB, {args.per_type} values per type; "
+    print(f"planted corpus (bench/pii_corpus.py): {len(docs):,} documents, {mb:.2f} MB, {args.per_type} values per type; "
           f"mixed text: {len(mixed):,} documents, {sum(len(t.encode()) for t in mixed) / 1e6:.2f} MB")  # fmt: skip
     results = {"mixloom": run_mixloom(texts)}
     speed = {"mixloom": run_mixloom(mixed)["seconds"]}
@@ -173,21 +229,24 @@ def main() -> None:
             continue
         results[tool] = r
         speed[tool] = run_other(tool, sub)["seconds"]
-    cols = list(results)
-    print(f"\n{'type':16s}" + "".join(f"{c + ' P':>12s}{c + ' R':>12s}" for c in cols))
-    scores = {c: score(docs, results[c]["found"], TYPES) for c in cols}
-    for t in TYPES:
-        row = f"{t:16s}"
-        for c in cols:
-            s = scores[c][t]
-            p = "-" if s["detections"] == 0 and c != "mixloom" else f"{s['precision']:.3f}"
-            rc = "-" if s["detections"] == 0 and c != "mixloom" else f"{s['recall']:.3f}"
-            row += f"{p:>12s}{rc:>12s}"
-        print(row)
+    print_scores(docs, results, TYPES)
+    fdocs = faker_docs(real_paragraphs(), args.per_type // 2, args.seed)
+    if fdocs is not None:
+        ftexts = [d.text for d in fdocs]
+        fres = {"mixloom": run_mixloom(ftexts)}
+        for tool in ("scrubadub", "presidio"):
+            r = run_other(tool, ftexts)
+            if r is not None:
+                fres[tool] = r
+        ftypes = tuple(t for t in TYPES if any(ty == t for d in fdocs for *_, ty in d.spans))
+        print(
+            f"\nvalues from Faker (12 locales; SSNs en_US; IBANs as Faker makes them), {len(fdocs):,} documents:"
+        )
+        print_scores(fdocs, fres, ftypes)
     mixed_mb = sum(len(t.encode()) for t in mixed) / 1e6
     sub_mb = sum(len(t.encode()) for t in sub) / 1e6
     print("\nthroughput (MB of text per CPU second, one process):")
-    for c in cols:
+    for c in results:
         on_planted = mb / results[c]["seconds"]
         on_mixed = (mixed_mb if c == "mixloom" else sub_mb) / speed[c]
         print(f"  {c:10s} planted {on_planted:8.2f} MB/s   mixed {on_mixed:8.2f} MB/s")

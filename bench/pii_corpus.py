@@ -157,7 +157,7 @@ def ipv6(rng: random.Random) -> str:
     h = lambda: f"{rng.randint(1, 0xFFFF):x}"  # noqa: E731
     return rng.choice([
         f"2a03:2880:{h()}:{h()}:face:b00c:0:{h()}", f"2001:4860:{h()}::{h()}", f"fe80::{h()}:{h()}:{h()}:{h()}",
-        f"fd00:{h()}:{h()}::{h()}", ":".join(h() for _ in range(8)), f"2606:4700:{h()}::{h()}:{h()}",
+        f"fd00:{h()}:{h()}::{h()}", f"{rng.randint(0x2001, 0x3FFF):x}:" + ":".join(h() for _ in range(7)), f"2606:4700:{h()}::{h()}:{h()}",
     ])  # fmt: skip
 
 
@@ -258,6 +258,8 @@ LOOKALIKES = [
     ("token_type = 'encoded-word'", "code"), ("password = getpass.getpass('Password: ')", "code"),
     ("Decimal('+35236450.6')", "number"), ("Decimal('1.38435736E+12')", "number"),
     ('secret_name = "prod-db-password-v2"', "code"), ('see sections "8.2.4.44 Bogus"', "section"),
+    ("phone model 1000 1992", "number"), ("call them. Order #1234567", "order"), ("Ring. Host: 192.0.2.1", "doc_ip"),
+    ("card 501803485596", "bad_luhn"), ("ring 000-12-3456", "bad_ssn"),
 ]  # fmt: skip
 
 
@@ -297,12 +299,22 @@ def build(
     """Documents from `paragraphs`, each with one planted value (cycling through the types) inserted at a
     sentence boundary, and every other one with a look-alike too; `per_type` values of each type."""
     rng = random.Random(seed)
-    docs = []
-    n = per_type * len(TYPES)
-    for i in range(n):
-        base = paragraphs[i % len(paragraphs)]
+    items = []
+    for i in range(per_type * len(TYPES)):
         kind = TYPES[i % len(TYPES)]
         carrier, value = planted_value(kind, rng)
+        items.append((kind, carrier, value))
+    return plant(paragraphs, items, rng, lookalike_share)
+
+
+def plant(
+    paragraphs: list[str], items: list[tuple[str, str, str]], rng: random.Random, lookalike_share: float = 0.5
+) -> list[Doc]:
+    """One document per (type, carrier with {}, value): a paragraph with the value inserted at a sentence
+    boundary and, with probability `lookalike_share`, a look-alike too."""
+    docs = []
+    for i, (kind, carrier, value) in enumerate(items):
+        base = paragraphs[i % len(paragraphs)]
         pieces: list[tuple[str, str | None]] = [(carrier.replace("{}", "\x01"), kind)]
         if rng.random() < lookalike_share:
             la, what = rng.choice(LOOKALIKES)

@@ -92,9 +92,11 @@ def iban(candidate: str) -> bool:
 def card(digits: str) -> bool:
     """Payment card: a known network's prefix and length, and the Luhn check."""
     n = len(digits)
-    if not 13 <= n <= 19 or len(set(digits)) < 2 or not luhn(digits):
+    if not 12 <= n <= 19 or len(set(digits)) < 2 or not luhn(digits):
         return False
     p2, p4, p6 = int(digits[:2]), int(digits[:4]), int(digits[:6])
+    if n == 12 and not (p2 in (50, 56, 57, 58, 63, 67) or p4 == 604):
+        return False  # only Maestro has 12 digits
     if digits[0] == "4":
         return n in (13, 16, 19)  # Visa
     if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
@@ -103,13 +105,15 @@ def card(digits: str) -> bool:
         return n == 15  # American Express
     if p4 == 6011 or p2 == 65 or 644 <= int(digits[:3]) <= 649 or 622126 <= p6 <= 622925:
         return 16 <= n <= 19  # Discover
-    if 3528 <= p4 <= 3589:
-        return 16 <= n <= 19  # JCB
+    if p2 == 35:
+        return 16 <= n <= 19  # JCB (3528-3589 assigned; the rest of 35 is JCB's too)
+    if p4 in (1800, 2131):
+        return n == 15  # JCB, 15-digit
     if p2 in (36, 38, 39) or 300 <= int(digits[:3]) <= 305:
         return 14 <= n <= 19  # Diners Club
     if p2 == 62:
         return 16 <= n <= 19  # UnionPay
-    if p2 in (50, 56, 57, 58) or p2 == 67 or p2 == 63:
+    if p2 in (50, 56, 57, 58, 63, 67) or p4 == 604:
         return 12 <= n <= 19  # Maestro
     return False
 
@@ -134,15 +138,32 @@ def es_dni(number: str, letter: str) -> bool:
 # --- phone numbers ----------------------------------------------------------------------------------------
 
 
-def phone(candidate: str) -> bool:
+_PHONE_WORDS = re.compile(
+    r"(?i)\b(?:phone|tel|telephone|mobile|cell|fax|call|dial|contact|whatsapp|sms|hotline|ph)\b[\s.:#]{0,3}"
+    r"(?:(?:us|me|him|her|them|on|at|to|number|no|nr|num|is|now|today|our|my|the|office|direct|line|free)"
+    r"[\s.:#]{1,3}){0,3}$"
+)
+
+
+def phone_context(before: str) -> bool:
+    """A phone word just before ("call us on", "Tel.:", "phone number:")."""
+    return bool(_PHONE_WORDS.search(before))
+
+
+def phone(candidate: str, context: bool = False) -> bool:
     """International (+CC, 8-15 digits, E.164) or a national plan: NANP, trunk-0 plans (UK, DE, FR, AU, JP,
-    ...), Chinese and Indian mobiles. Groups of one digit (ISBN, section numbers) do not pass."""
+    ...), Chinese and Indian mobiles. Groups of one digit (ISBN, section numbers) do not pass. After a phone
+    word (`context`), any 7-15 digits in groups of two or more pass (local numbers, fictional area codes)."""
     d = digits_of(candidate)
     groups = [g for g in re.split(r"[^\d]+", candidate) if g]
     if len(groups[-1]) < 2:
         return False  # +35236450.6: a decimal, not a number plan
-    if candidate.startswith("+"):
-        singles = sum(len(g) == 1 for g in groups[1:])
+    dotted = "." in candidate and all(len(g) <= 3 for g in groups)  # an IP address or a version
+    ssn_shape = [len(g) for g in groups] == [3, 2, 4]
+    if context and 7 <= len(d) <= 15 and all(len(g) >= 2 for g in groups[1:]) and not (dotted or ssn_shape):
+        return True
+    if candidate.startswith("+"):  # a "(0)" trunk in an international number is no group of its own
+        singles = sum(len(g) == 1 for g in re.split(r"[^\d]+", candidate.replace("(0)", ""))[2:])
         return (
             8 <= len(d) <= 15
             and d[0] != "0"
@@ -220,7 +241,7 @@ def entropy(s: str) -> float:
 
 _PLACEHOLDER = re.compile(
     r"^(?:<[^>]*>|\$\{?[\w.]+\}?|%\(?\w*\)?s|\{\{?.*\}?\}|\[.*\]|[x*.#_-]+|\.\.\.|"
-    r"(?:your|my|the|some|insert|enter|replace|add|put)[\w.-]*|[\w.-]*(?:here|example|placeholder|dummy|"
+    r"(?:your|my|the|some|insert|enter|replace|add|put)(?:[_.-][\w.-]*)?|[\w.-]*(?:here|example|placeholder|dummy|"
     r"changeme|redacted|secret|password|token|xxxx)[\w.-]*|none|null|nil|true|false|undefined|"
     r"(?:os\.environ|os\.getenv|process\.env|env|getenv|config|settings|self|this|request|args|kwargs)\b.*)$",
     re.IGNORECASE,
@@ -250,8 +271,10 @@ def secret_key(key_rest: str) -> bool:
 def secret_value(value: str, password: bool, quoted: bool) -> bool:
     """A value assigned to a secret-named key that looks like a real secret: not a placeholder, not code,
     and (unless a quoted password) random-looking: long, mixed, high entropy (as secret scanners)."""
-    if placeholder(value) or "(" in value or value.startswith(("http", "<", "$")) or _PATH.match(value):
+    if placeholder(value) or "(" in value or value.startswith(("http", "<", "$")):
         return False
+    if _PATH.match(value) and not (len(value) >= 30 and entropy(value) >= 4.5):
+        return False  # a path (a random base64 value with slashes is no path)
     if not quoted and _IDENTIFIER.match(value):
         return False
     if password:
@@ -261,6 +284,9 @@ def secret_value(value: str, password: bool, quoted: bool) -> bool:
     kinds = sum(
         (any(c.isdigit() for c in value), any(c.islower() for c in value), any(c.isupper() for c in value))
     )
-    if value.isalpha() or "_" in value.strip("_") and value.replace("_", "").isalpha():
+    if value.isalpha():  # random letters have as many capitals as not; CamelCase words a few
+        upper = sum(c.isupper() for c in value) / len(value)
+        return len(value) >= 20 and 0.25 <= upper <= 0.75 and entropy(value) >= 4.0
+    if "_" in value.strip("_") and value.replace("_", "").isalpha():
         return False  # identifiers
     return kinds >= 2 and entropy(value) >= (3.0 if len(value) < 24 else 3.5)

@@ -169,6 +169,7 @@ _SSN_SHAPE = re.compile(r"\d{3}([ \-])\d{2}\1\d{4}")
 _SIN_SHAPE = re.compile(r"\d{3}([ \-])\d{3}\1\d{3}")
 _AADHAAR_SHAPE = re.compile(r"[2-9]\d{3}([ \-])\d{4}\1\d{4}")
 _CARD_SHAPE = re.compile(r"\d+(?:[ \-]\d+)*")  # cards group digits by spaces or dashes only
+_EXTENSION = re.compile(r" ?(?:x|ext\.?|#) ?\d{1,6}$")
 _GROUP = re.compile(r"[+(]?\d+\)?")
 
 
@@ -192,14 +193,22 @@ def _numbers(text: str, want: frozenset[str]) -> Iterator[Span]:
 
 
 def _classify(s: str, text: str, start: int, want: frozenset[str]) -> tuple[str, str] | None:
-    d = checks.digits_of(s)
-    if "credit_card" in want and 13 <= len(d) <= 19 and _CARD_SHAPE.fullmatch(s) and checks.card(d):
-        return "credit_card", "card"
-    if "national_id" in want:
-        kind = _national_number(s, d, text, start)
-        if kind:
-            return "national_id", kind
-    if "phone" in want and 7 <= len(d) <= 15 and checks.phone(s):
+    core = _EXTENSION.sub("", s)
+    d = checks.digits_of(core)
+    if core == s:
+        if "national_id" in want and len(d) == 12:  # Aadhaar before 12-digit Maestro
+            kind = _national_number(s, d, text, start)
+            if kind:
+                return "national_id", kind
+        if "credit_card" in want and 12 <= len(d) <= 19 and _CARD_SHAPE.fullmatch(s) and checks.card(d):
+            return "credit_card", "card"
+        if "national_id" in want:
+            kind = _national_number(s, d, text, start)
+            if kind:
+                return "national_id", kind
+    if "phone" not in want or not 7 <= len(d) <= 15:
+        return None
+    if checks.phone(core) or checks.phone(core, checks.phone_context(_before(text, start, 30))):
         return "phone", "phone"
     return None
 

@@ -63,6 +63,13 @@ def test_lookalikes_stay(text, what):
         ("write to anna-lena.müller@uni-bonn.de.", "email"),
         ("call +1 (202) 555-0173 now", "phone"),
         ("ring 020 7946 0958", "phone"),
+        ("call us on 0772 8378", "phone"),  # a local number: only after a phone word
+        ("Tel.: 206.269.0743x9150", "phone"),
+        ("+33 (0)6 44 83 37 88", "phone"),
+        ("Maestro 6759649826438453", "credit_card"),
+        ("card 501803485595", "credit_card"),  # 12-digit Maestro
+        ('aws_secret_access_key = "/ugeRw/iKBZwsPWYW5Zeui7ncr0ONUH7gtZ5cRz1"', "secret"),
+        ("Authorization: Bearer mYRdC706f8_Gpr.vmA-Zyk1g0PvKtNXMyASTbtzb", "secret"),
         ("host 10.20.30.40:22 up", "ipv4"),
         ("ssh root@172.16.254.7", "ipv4"),
         ("addr fe80::1ff:fe23:4567:890a%eth0 up", "ipv6"),
