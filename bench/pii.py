@@ -54,7 +54,8 @@ for i in range(n):
 print(json.dumps(out))
 """
 CARRIER = {
-    "email": "Contact {} for details.", "phone": "Call {} today.", "ipv4": "from IP {}.", "ipv6": "addr {} up",
+    "email": "Contact {} for details.", "ipv4": "from IP {}.", "ipv6": "addr {} up",
+    "phone": ["Call {} today.", "Tel: {}", "or {} after 5pm"],  # the last one without a phone word
     "credit_card": "card {} exp 04/27", "iban": "IBAN {}", "national_id": "SSN {} on file",
 }  # fmt: skip
 
@@ -108,8 +109,10 @@ def faker_docs(paragraphs: list[str], n: int, seed: int) -> list | None:
 
     from bench.pii_corpus import plant
 
-    items = [(t, CARRIER[t], v) for t, v in json.loads(out.stdout)]
-    return plant(paragraphs, items, random.Random(seed))
+    rng = random.Random(seed)
+    pick = lambda c: rng.choice(c) if isinstance(c, list) else c  # noqa: E731
+    items = [(t, pick(CARRIER[t]), v) for t, v in json.loads(out.stdout)]
+    return plant(paragraphs, items, rng)
 
 
 def run_other(tool: str, texts: list[str]) -> dict | None:

@@ -259,7 +259,7 @@ LOOKALIKES = [
     ("Decimal('+35236450.6')", "number"), ("Decimal('1.38435736E+12')", "number"),
     ('secret_name = "prod-db-password-v2"', "code"), ('see sections "8.2.4.44 Bogus"', "section"),
     ("phone model 1000 1992", "number"), ("call them. Order #1234567", "order"), ("Ring. Host: 192.0.2.1", "doc_ip"),
-    ("card 501803485596", "bad_luhn"), ("ring 000-12-3456", "bad_ssn"),
+    ("card 501803485596", "bad_luhn"), ("ring 000-12-3456", "bad_ssn"), ('digits = "0123456789"', "code"),
 ]  # fmt: skip
 
 
@@ -327,6 +327,8 @@ def plant(
         for piece, tag in pieces:
             cut = rng.choice([c for c in cuts if c >= pos] or [len(base)])
             text += base[pos:cut]
+            if text and not text[-1].isspace():
+                text += " "  # a post without a final full stop: the insert starts a new sentence
             pos = cut
             if tag == kind:
                 pre, post = piece.split("\x01")

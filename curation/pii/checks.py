@@ -145,6 +145,9 @@ _PHONE_WORDS = re.compile(
 )
 
 
+_DATE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{1,2}([-/.])\d{1,2}\2\d{2,4}")
+
+
 def phone_context(before: str) -> bool:
     """A phone word just before ("call us on", "Tel.:", "phone number:")."""
     return bool(_PHONE_WORDS.search(before))
@@ -159,7 +162,7 @@ def phone(candidate: str, context: bool = False) -> bool:
     if len(groups[-1]) < 2:
         return False  # +35236450.6: a decimal, not a number plan
     dotted = "." in candidate and all(len(g) <= 3 for g in groups)  # an IP address or a version
-    ssn_shape = [len(g) for g in groups] == [3, 2, 4]
+    ssn_shape = [len(g) for g in groups] == [3, 2, 4] or bool(_DATE.fullmatch(candidate))
     if context and 7 <= len(d) <= 15 and all(len(g) >= 2 for g in groups[1:]) and not (dotted or ssn_shape):
         return True
     if candidate.startswith("+"):  # a "(0)" trunk in an international number is no group of its own
@@ -170,8 +173,9 @@ def phone(candidate: str, context: bool = False) -> bool:
             and singles <= 1
             and (len(groups) == 1 or max(map(len, groups)) >= 2)
         )
-    if len(groups) < 2 and not candidate.startswith("("):
-        return False
+    if len(groups) < 2 and not candidate.startswith("("):  # bare digits: trunk 0 or international 00
+        counting = d in "01234567890123456789" or d in "98765432109876543210"  # "0123456789" in code
+        return bool(re.fullmatch(r"0[1-9]\d{8,9}|00[1-9]\d{7,12}", d)) and not counting and len(set(d)) >= 4
     if d[0] == "1" and len(d) == 11 and [len(g) for g in groups] == [1, 3, 3, 4]:
         candidate, groups, d = candidate[2:], groups[1:], d[1:]  # NANP with its trunk 1
     seps = set(re.findall(r"[ .\-/]", re.sub(r"\(\d+\)", "", candidate)))
@@ -184,6 +188,8 @@ def phone(candidate: str, context: bool = False) -> bool:
         return True  # NANP
     if d[0] == "0" and d[1] != "0":
         return 9 <= len(d) <= 12  # trunk prefix 0
+    if d[:2] == "00" and d[2] != "0":
+        return 10 <= len(d) <= 15  # international prefix 00
     if [len(g) for g in groups] == [3, 4, 4] and d[0] == "1" and d[1] in "3456789":
         return True  # Chinese mobile
     return [len(g) for g in groups] == [5, 5] and d[0] in "6789"  # Indian mobile
