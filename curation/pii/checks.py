@@ -145,6 +145,10 @@ _PHONE_WORDS = re.compile(
 )
 
 
+_NON_DIGITS = re.compile(r"[^\d]+")
+_BARE_PHONE = re.compile(r"0[1-9]\d{8,9}|00[1-9]\d{7,12}")
+_SEPARATOR = re.compile(r"[ .\-/]")
+_PAREN_GROUP = re.compile(r"\(\d+\)")
 _DATE = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{1,2}([-/.])\d{1,2}\2\d{2,4}")
 
 
@@ -158,7 +162,7 @@ def phone(candidate: str, context: bool = False) -> bool:
     ...), Chinese and Indian mobiles. Groups of one digit (ISBN, section numbers) do not pass. After a phone
     word (`context`), any 7-15 digits in groups of two or more pass (local numbers, fictional area codes)."""
     d = digits_of(candidate)
-    groups = [g for g in re.split(r"[^\d]+", candidate) if g]
+    groups = [g for g in _NON_DIGITS.split(candidate) if g]
     if len(groups[-1]) < 2:
         return False  # +35236450.6: a decimal, not a number plan
     dotted = "." in candidate and all(len(g) <= 3 for g in groups)  # an IP address or a version
@@ -166,7 +170,7 @@ def phone(candidate: str, context: bool = False) -> bool:
     if context and 7 <= len(d) <= 15 and all(len(g) >= 2 for g in groups[1:]) and not (dotted or ssn_shape):
         return True
     if candidate.startswith("+"):  # a "(0)" trunk in an international number is no group of its own
-        singles = sum(len(g) == 1 for g in re.split(r"[^\d]+", candidate.replace("(0)", ""))[2:])
+        singles = sum(len(g) == 1 for g in _NON_DIGITS.split(candidate.replace("(0)", ""))[2:])
         return (
             8 <= len(d) <= 15
             and d[0] != "0"
@@ -175,10 +179,10 @@ def phone(candidate: str, context: bool = False) -> bool:
         )
     if len(groups) < 2 and not candidate.startswith("("):  # bare digits: trunk 0 or international 00
         counting = d in "01234567890123456789" or d in "98765432109876543210"  # "0123456789" in code
-        return bool(re.fullmatch(r"0[1-9]\d{8,9}|00[1-9]\d{7,12}", d)) and not counting and len(set(d)) >= 4
+        return bool(_BARE_PHONE.fullmatch(d)) and not counting and len(set(d)) >= 4
     if d[0] == "1" and len(d) == 11 and [len(g) for g in groups] == [1, 3, 3, 4]:
         candidate, groups, d = candidate[2:], groups[1:], d[1:]  # NANP with its trunk 1
-    seps = set(re.findall(r"[ .\-/]", re.sub(r"\(\d+\)", "", candidate)))
+    seps = set(_SEPARATOR.findall(_PAREN_GROUP.sub("", candidate)))
     if len(seps) > 1 and not candidate.startswith("("):
         return False  # 2021-01-05 12:00 style mixtures
     body = groups[1:] if candidate.startswith("(") else groups

@@ -148,9 +148,7 @@ def _assignments(text: str) -> Iterator[Span]:
         g = m.lastindex or 1
         key = m.group(0)[: m.start(g) - m.start()]
         password = bool(PASSWORD_KEY.search(key))
-        rest = re.split(
-            r"(?i)key|secret|token|passw(?:or)?d|pwd|credentials?", key.split("=")[0].split(":")[0]
-        )
+        rest = _KEY_WORD_SPLIT.split(key.split("=")[0].split(":")[0])
         if checks.secret_key(rest[-1].strip(" \"'`]")) and checks.secret_value(m.group(g), password, g < 4):
             yield Span(m.start(g), m.end(g), "secret", "password" if password else "assigned_secret")
 
@@ -164,6 +162,7 @@ def _ibans(text: str) -> Iterator[Span]:
             yield Span(m.start(), m.start() + len(cand), "iban", "iban")
 
 
+_KEY_WORD_SPLIT = re.compile(r"(?i)key|secret|token|passw(?:or)?d|pwd|credentials?")
 _IBAN_HEAD = re.compile(r"[A-Z]{2}\d\d ?$")  # the rest of an IBAN-like run (one that failed its check)
 _SSN_SHAPE = re.compile(r"\d{3}([ \-])\d{2}\1\d{4}")
 _SIN_SHAPE = re.compile(r"\d{3}([ \-])\d{3}\1\d{3}")
