@@ -109,6 +109,8 @@ def run_pass(job: PassJob) -> dict[str, Any]:
         if step.modifies_text:
             kept = kept.with_columns(count_expr(job.tokenizer).alias("tokens"))
         stats[label] = _stat(before, kept, rej, time.perf_counter() - t0)
+        if hasattr(step, "counts") and (counts := step.counts(res)):  # e.g. pii matches per type
+            stats[label]["counts"] = counts
         rejects.append(rej)
         df = kept
 

@@ -176,8 +176,8 @@ def _run_passes(
             for label, st in res["steps"].items():
                 agg = funnel.setdefault(label, {})
                 for k, v in st.items():
-                    if k == "reasons":
-                        rs = agg.setdefault("reasons", {})
+                    if isinstance(v, dict):  # reasons, and a step's own counts
+                        rs = agg.setdefault(k, {})
                         for reason, n in v.items():
                             rs[reason] = rs.get(reason, 0) + n
                     else:

@@ -28,6 +28,13 @@ def _reasons(d: dict[str, int], n: int = 4) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:n])
 
 
+def _found(row: dict[str, Any]) -> str:
+    """A step's own counts (e.g. pii matches per type), largest first."""
+    counts = row.get("counts") or {}
+    found = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]) if v)
+    return f" (found: {found or 'nothing'})" if counts else ""
+
+
 def funnel(m: dict[str, Any]) -> Section:
     s = Section("Curation", order=10)
     rows = [["read", m["read"]["records"], m["read"]["docs"], "", _reasons(m["read"]["reasons"])]]
@@ -37,7 +44,7 @@ def funnel(m: dict[str, Any]) -> Section:
             r.get("docs_in", ""),
             r.get("docs_out", ""),
             r.get("tokens_out", ""),
-            _reasons(r.get("reasons", {})),
+            _reasons(r.get("reasons", {})) + _found(r),
         ]
         for r in m["steps"]
     ]
@@ -72,7 +79,7 @@ def funnel(m: dict[str, Any]) -> Section:
             "|---|---|---|---|",
             f"| read | {m['read']['records']:,} | {m['read']['docs']:,} | {_reasons(m['read']['reasons'])} |",
             *[
-                f"| {r['step']} | {r.get('docs_in', 0):,} | {r.get('docs_out', 0):,} | {_reasons(r.get('reasons', {}))} |"
+                f"| {r['step']} | {r.get('docs_in', 0):,} | {r.get('docs_out', 0):,} | {_reasons(r.get('reasons', {}))}{_found(r)} |"
                 for r in m["steps"]
             ],
             "",

@@ -30,6 +30,9 @@ def funnel_table(m: dict[str, Any]) -> Table:
         reasons = ", ".join(
             f"{k} {v:,}" for k, v in sorted(row.get("reasons", {}).items(), key=lambda kv: -kv[1])[:3]
         )
+        if row.get("counts"):  # a step's own counts, e.g. pii matches per type
+            found = sorted(((k, v) for k, v in row["counts"].items() if v), key=lambda kv: -kv[1])
+            reasons += ("; " if reasons else "") + "found: " + ", ".join(f"{k} {v:,}" for k, v in found[:4])
         t.add_row(
             row["step"],
             f"{row.get('docs_in', 0):,}",

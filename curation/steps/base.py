@@ -12,6 +12,9 @@ Two shapes:
   `REJECT` and any extra columns such as `duplicate_of`), written to disk; the next pass over each shard joins
   them in. An executor can distribute the map tasks; `reduce` bounds its own memory (it gets paths, not data).
 
+A `LocalStep` may also have `counts(df) -> dict[str, int]` (e.g. `pii`: matches per type); the engine sums it
+over shards into the step's funnel row (`counts` in manifest.json), which stats, the report and the data card show.
+
 Steps are built from their recipe entry by `build(params, ctx)` functions registered in `curation.steps.registry`.
 """
 

@@ -28,6 +28,7 @@ STEPS = Registry(
         "line_dedup": "curation.steps.line_dedup:INFO",
         "toxicity": "curation.steps.toxicity:INFO",
         "decontaminate": "curation.steps.decontaminate:INFO",
+        "pii": "curation.steps.pii:INFO",
     },
 )
 
@@ -58,6 +59,10 @@ class Scoped:
     @property
     def modifies_text(self) -> bool:
         return self.step.modifies_text
+
+    def counts(self, df: pl.DataFrame) -> dict[str, int]:
+        """The wrapped step's own counts (if it reports any); rows outside the scope hold nulls."""
+        return self.step.counts(df) if hasattr(self.step, "counts") else {}
 
     def process(self, df: pl.DataFrame) -> pl.DataFrame:
         mask = pl.col("source").is_in(self.scope.sources) | pl.col("domain").is_in(self.scope.domains)
