@@ -140,6 +140,11 @@ def dataset(rows: list[dict[str, Any]]):
 
 
 def train_and_finish(trainer, io: StageIO, results: dict[str, Any]) -> dict[str, Any]:
+    if trainer.train_dataset is not None and len(trainer.train_dataset) == 0:
+        raise UserError(
+            f"{io.source}: no example is left to train on (examples longer than max_length "
+            f"{io.cfg.max_length} are dropped); raise train.{io.stage}.max_length"
+        )
     trainer.train()
     return finish(trainer, io, results)
 

@@ -161,3 +161,10 @@ def test_bad_rows_name_the_file_and_row(aligned, tmp_path):
         )
     with pytest.raises(UserError, match=r"missing column\(s\) \['rejected'\]"):
         align.preference_rows([{"prompt": "p", "chosen": "c"}], "pairs.parquet")
+
+
+def test_no_example_within_max_length_is_one_clear_error(aligned):
+    run, recipe = aligned
+    recipe.train.rm = recipe.train.rm.model_copy(update={"max_length": 8})
+    with pytest.raises(UserError, match="no example is left to train on.*raise train.rm.max_length"):
+        run_stage(recipe, "rm")
