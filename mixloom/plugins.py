@@ -20,11 +20,18 @@ STAGES = Registry(
         "train.dpo": "training.stage:DPO",
         "train.grpo": "training.stage:GRPO",
         "eval": "training.stage:EVAL",
+        "annotate": "reasoning.annotate:STAGE",
+        "train.quality_model": "training.quality_model:STAGE",
     },
 )
 
 # Top-level recipe sections owned by a stage package: key → its pydantic schema.
-SECTIONS = Registry("recipe section", {})
+SECTIONS = Registry(
+    "recipe section",
+    {
+        "annotate": "reasoning.annotate_section:AnnotateSection",
+    },
+)
 
 # Commands of the stage packages: name → a `register(app: typer.Typer)` function.
 COMMANDS = Registry(
