@@ -145,7 +145,11 @@ def _run_passes(
     for p in plan.passes:
         entries = [plan.recipe.steps[int(label.split(":")[0])] for label, _ in p.steps]
         map_entry = plan.recipe.steps[int(p.map_step[0].split(":")[0])] if p.map_step else None
-        key = stable_hash({"prev": prev_key, "steps": entries, "map": map_entry, "seed": plan.recipe.seed})
+        parts = {"prev": prev_key, "steps": entries, "map": map_entry, "seed": plan.recipe.seed}
+        # steps that read a model file (quality_model) add its checksum, so a retrained model re-scores
+        stepped = [s for _, s in p.steps] + ([p.map_step[1]] if p.map_step else [])
+        prints = [fp() for s in stepped if (fp := getattr(getattr(s, "step", s), "fingerprint", None))]
+        key = stable_hash({**parts, "fingerprints": prints} if prints else parts)
         out = work / f"pass{p.index}-{key}"
         out.mkdir(parents=True, exist_ok=True)
         apply = (p.apply[0], p.apply[1], str(decisions)) if p.apply and decisions else None
@@ -263,7 +267,7 @@ def curate(
     t_start = time.perf_counter()
     out_dir = recipe.output_dir(out)
     work = out_dir / "_work"
-    plan = make_plan(recipe, workdir=work / "steps")
+    plan = make_plan(recipe, workdir=work / "steps", run_dir=out_dir)
     kind = executor or recipe.execution.executor
     nworkers = workers or recipe.execution.workers
     timings: dict[str, float] = {}

@@ -119,7 +119,7 @@ def dry_run(steps: list[Any], labels: list[str], recipe: Recipe) -> None:
             ) from None
 
 
-def make_plan(recipe: Recipe, workdir: Path | None = None) -> Plan:
+def make_plan(recipe: Recipe, workdir: Path | None = None, run_dir: Path | None = None) -> Plan:
     rpath = str(recipe.path)
     if not recipe.sources:
         raise RecipeError(rpath, "sources", "no sources: curation needs at least one", "see recipes/*.yaml")
@@ -143,7 +143,7 @@ def make_plan(recipe: Recipe, workdir: Path | None = None) -> Plan:
     except ValueError as e:
         raise RecipeError(rpath, "mix.tokenizer", str(e)) from None
     labels = [step_label(i, e) for i, e in enumerate(recipe.steps)]
-    steps = build_steps(recipe.steps, recipe.root, recipe.seed, rpath, workdir)
+    steps = build_steps(recipe.steps, recipe.root, recipe.seed, rpath, workdir, run_dir)
     dry_run(steps, labels, recipe)
     for name, src in recipe.sources.items():
         for key, q in (("sql", src.sql), ("polars", src.polars)):
