@@ -62,35 +62,54 @@ def read_labels(files: list[Path]) -> pl.DataFrame:
     return out
 
 
+# fastText's uniform init fills only the first tenth of the input matrix when thread < 10 and leaves the
+# rest as allocated. In a fresh process that memory is zero-filled pages from mmap; in a process that has
+# freed large blocks (scikit-learn, Polars, torch) it can be old data, and training then hits NaN or differs.
+# So fastText trains in a child process whose large allocations always come from mmap (zeros): one thread,
+# a fixed seed and zeroed memory make the model the same on every run.
+_FASTTEXT_CHILD = (
+    "import json, sys\n"
+    "import fasttext\n"
+    "a = json.loads(sys.argv[1])\n"
+    "fasttext.train_supervised(a['input'], **a['kwargs']).save_model(a['output'])\n"
+)
+
+
 def train_fasttext(
     texts: list[str], labels: list[int], cfg: QualityModelSection, seed: int, out: Path
 ) -> None:
-    import fasttext
+    import os
+    import subprocess
+    import sys
 
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / "train.txt"
         f.write_text(
-            "".join(f"{POSITIVE if y else NEGATIVE} {t}\n" for t, y in zip(texts, labels, strict=True))
+            "".join(f"{POSITIVE if y else NEGATIVE} {t}\n" for t, y in zip(texts, labels, strict=True)),
+            encoding="utf-8",
         )
-        kwargs = dict(
-            epoch=cfg.epochs,
-            lr=cfg.lr,
-            dim=cfg.dim,
-            wordNgrams=cfg.word_ngrams,
-            bucket=cfg.buckets,
-            minCount=cfg.min_count,
-            thread=1,  # one thread: the same labels and seed give the same model
-            seed=seed,
-            verbose=0,
+        kwargs = {
+            "epoch": cfg.epochs,
+            "lr": cfg.lr,
+            "dim": cfg.dim,
+            "wordNgrams": cfg.word_ngrams,
+            "bucket": cfg.buckets,
+            "minCount": cfg.min_count,
+            "thread": 1,
+            "seed": seed,
+            "verbose": 0,
+        }
+        args = json.dumps({"input": str(f), "kwargs": kwargs, "output": str(out / "model.bin")})
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
+        proc = subprocess.run(
+            [sys.executable, "-c", _FASTTEXT_CHILD, args], env=env, capture_output=True, text=True
         )
-        try:
-            model = fasttext.train_supervised(str(f), **kwargs)
-        except RuntimeError as e:  # fastText diverges ("Encountered NaN") on tiny or degenerate data
-            raise UserError(
-                f"train.quality_model: fastText failed ({e}) on {len(texts)} labels; give more labels, "
-                "or lower train.quality_model.lr"
-            ) from None
-    model.save_model(str(out / "model.bin"))
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise UserError(
+            f"train.quality_model: fastText failed on {len(texts)} labels ({last}); give more labels, "
+            "or lower train.quality_model.lr"
+        )
 
 
 def train_hashed(texts: list[str], labels: list[int], cfg: QualityModelSection, seed: int, out: Path) -> None:
@@ -100,7 +119,9 @@ def train_hashed(texts: list[str], labels: list[int], cfg: QualityModelSection, 
 
     n = cfg.buckets
     x = hashing_vectorizer(n, cfg.word_ngrams).transform(texts)
-    clf = LogisticRegression(C=cfg.c, max_iter=1000, random_state=seed).fit(x, np.array(labels))
+    # liblinear: made for sparse binary problems (and sparse lbfgs leaves fastText unable to train after it)
+    clf = LogisticRegression(C=cfg.c, solver="liblinear", max_iter=1000, random_state=seed)
+    clf.fit(x, np.array(labels))
     w = clf.coef_[0].astype(np.float32)
     index = np.flatnonzero(w)
     np.savez(
