@@ -28,16 +28,18 @@ POSITIVE, NEGATIVE = "__label__hq", "__label__lq"
 BACKENDS = ("fasttext", "hashed_linear")
 
 
-def preprocess(texts: list[str], lowercase: bool = True, max_chars: int = 10_000) -> list[str]:
-    """One line per document (fastText reads lines), whitespace collapsed, cut, lower-cased.
+def preprocess(texts: list[str], lowercase: bool = True, max_chars: int = 10_000, eol: str = "") -> list[str]:
+    """One line per document (fastText reads a newline as the end of a document), cut, lower-cased.
 
-    Polars does it column-wise in native code: this runs on every curated document."""
+    Polars does it column-wise in native code, as this runs on every curated document; `eol` is appended
+    to each line (fastText's predict wants the newline back)."""
     import polars as pl
 
     s = pl.Series(texts, dtype=pl.String).fill_null("").str.slice(0, max_chars)
     if lowercase:
         s = s.str.to_lowercase()
-    return s.str.replace_all(r"\s+", " ").str.strip_chars().to_list()
+    s = s.str.replace_all("\n", " ", literal=True)
+    return (s + eol if eol else s).to_list()
 
 
 def hashing_vectorizer(n_features: int, ngrams: int) -> Any:
@@ -91,14 +93,15 @@ class QualityScorer:
         if self._model is None:
             self._load()
         pre = self.meta.get("preprocess", {})
-        lines = preprocess(texts, pre.get("lowercase", True), pre.get("max_chars", 10_000))
+        lower, cut = pre.get("lowercase", True), pre.get("max_chars", 10_000)
         if self.backend == "fasttext":
-            labels, probs = self._model.f.multilinePredict([t + "\n" for t in lines], 1, 0.0, "replace")
+            lines = preprocess(texts, lower, cut, eol="\n")
+            labels, probs = self._model.f.multilinePredict(lines, 1, 0.0, "replace")
             p = np.array([pr[0] if pr else 0.5 for pr in probs], dtype=np.float64)
             pos = np.array([lab[0] == POSITIVE if lab else True for lab in labels])
             return np.clip(np.where(pos, p, 1.0 - p), 0.0, 1.0)
         w, b = self._model
-        z = self._vec.transform(lines) @ w + b
+        z = self._vec.transform(preprocess(texts, lower, cut)) @ w + b
         return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
