@@ -36,5 +36,8 @@ SECTIONS = Registry(
 # Commands of the stage packages: name → a `register(app: typer.Typer)` function.
 COMMANDS = Registry(
     "command",
-    {},
+    {
+        "annotate": "reasoning.annotate_cli:register",
+        "quality-model": "training.quality_model_cli:register",
+    },
 )
