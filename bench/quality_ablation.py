@@ -190,11 +190,8 @@ def curate_arm(arm: str, seed: int, fiqa_pool: Path, steps: int) -> tuple[object
         info["classifier_f1"] = STAGES.get("train.quality_model").run(r, layout)["f1"]
     m = curate(r, out=layout.root)
     info["curated_docs"] = m["curated"]["docs"]
-    info["curated_web_docs"] = int(
-        pl.read_parquet(sorted(layout.curated.glob("*.parquet")), columns=["source"])["source"]
-        .eq("web")
-        .sum()
-    )
+    src = pl.read_parquet(sorted(layout.curated.glob("*.parquet")), columns=["source"])["source"]
+    info["curated_by_source"] = dict(sorted(src.value_counts().rows()))
     return r, layout, info
 
 
