@@ -81,7 +81,8 @@ def annotate_llm(
                 keys = {d.id: key(d, attempt) for d in pending}
                 got = cache.get(list(keys.values()))
                 stats["cache_hits"] += len(got)
-                todo = [d for d in pending if keys[d.id] not in got]
+                # one engine call per distinct text: documents with the same text share the answer
+                todo = list({keys[d.id]: d for d in pending if keys[d.id] not in got}.values())
                 for i in range(0, len(todo), spec.batch_size):
                     batch = todo[i : i + spec.batch_size]
                     gens = get_engine().generate(

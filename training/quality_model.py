@@ -317,7 +317,13 @@ class QualityModelStage(Stage):
         rows = [(k, m.get(k)) for k in keys]
         table = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
         md = "| metric | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows) + "\n"
-        md += "\nHeld-out labels, threshold 0.5; ECE is the expected calibration error over 10 bins.\n"
+        meta = json.loads((layout.ref_path(NAME) / META).read_text())
+        lab = meta["labels"]
+        md += (
+            f"\nTrained on {lab['train']} labels ({lab['train_positives']} positive) from "
+            f"{', '.join(lab['files'])}; metrics on {lab['heldout']} held-out labels at threshold 0.5; "
+            "ECE is the expected calibration error over 10 bins.\n"
+        )
         return [
             Section(
                 "Quality classifier",

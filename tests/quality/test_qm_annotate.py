@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -261,3 +262,32 @@ def test_missing_curated_output_is_a_clear_error(write_recipe, tmp_path):
     r = recipe(write_recipe, sample={"from": "curate.curated"})
     with pytest.raises(UserError, match="no curated shards .* run the curate stage first"):
         AnnotateStage(Scripted(by_length)).run(r, RunLayout(tmp_path / "run"))
+
+
+def test_same_text_is_asked_once(write_recipe, tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    same = "A paragraph that two pages both carry, word for word, long enough to be sampled."
+    docs.write_text("".join(json.dumps({"id": i, "text": same}) + "\n" for i in range(3)))
+    r = recipe(write_recipe, sample={"paths": [{"path": str(docs), "id": "id"}]})
+    eng = Scripted(by_length)
+    res = AnnotateStage(eng).run(r, RunLayout(tmp_path / "run"))
+    assert len(eng.calls) == res["engine_calls"] and sum(t == 0.0 for _, t in eng.calls) == 1
+    assert res["labels"] + res["quarantined"] == 3
+
+
+def test_cli_runs_the_example(tmp_path):
+    from typer.testing import CliRunner
+
+    from mixloom.cli import app
+
+    root = Path(__file__).resolve().parents[2]
+    recipe_file = root / "recipes" / "quality_classifier.yaml"
+    out = tmp_path / "run"
+    runner = CliRunner()
+    res = runner.invoke(app, ["annotate", str(recipe_file), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert re.search(r"annotate \d+ labels \(\d+ positive\), 0 quarantined", res.output.replace("\n", ""))
+    res = runner.invoke(app, ["quality-model", str(recipe_file), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert re.search(r"F1 0\.9\d\d", res.output)
+    assert (out / "train" / "quality_model" / "model" / "model.bin").is_file()
