@@ -224,6 +224,10 @@ class AnnotateStage(Stage):
                     quarantine.append({"id": d.id, "text": d.text, "reason": "empty text", "answers": "[]"})
                 elif label in (0, 1, True, False):
                     rows.append(_row(d, int(label), "file", f.name, score=score))
+                elif label is not None:
+                    quarantine.append(
+                        {"id": d.id, "text": d.text, "reason": "label is not 0 or 1", "answers": "[]"}
+                    )
                 elif isinstance(score, int | float):
                     rows.append(_row(d, int(score >= cfg.positive_at), "file", f.name, score=float(score)))
                 else:

@@ -51,25 +51,43 @@ def _records(f: Path, spec: DocFiles) -> list[tuple[str, str]]:
         raw = f.read_text(encoding="utf-8", errors="replace")
         parts = {"none": [raw], "line": raw.splitlines(), "blank_line": _BLANK.split(raw)}[spec.split_on]
         return [(f"{f.name}#{i}", t.strip()) for i, t in enumerate(parts) if t.strip()]
-    if fmt == "json":
-        data = json.loads(f.read_text(encoding="utf-8"))
-        rows = [{"_key": k, **v} for k, v in data.items()] if isinstance(data, dict) else data
-        df = pl.DataFrame([r for r in rows if isinstance(r, dict)], infer_schema_length=None)
-    elif fmt == "jsonl":
-        df = pl.read_ndjson(f, infer_schema_length=None)
-    elif fmt == "parquet":
-        df = pl.read_parquet(f)
+    if fmt in ("json", "jsonl"):  # records may differ in shape: read them as Python objects, not a frame
+        rows = _json_rows(f, fmt)
+        fields = sorted({k for r in rows[:100] for k in r})
     else:
-        df = pl.read_csv(f, infer_schema_length=0)
-    if spec.text not in df.columns:
-        raise UserError(f"{f}: no field '{spec.text}' (fields: {', '.join(df.columns[:20])}); set text:")
-    ids = (
-        df[spec.id].cast(pl.String).to_list()
-        if spec.id and spec.id in df.columns
-        else [f"{f.name}#{i}" for i in range(df.height)]
-    )
-    texts = df[spec.text].to_list()
-    return [(i, t) for i, t in zip(ids, texts, strict=True) if isinstance(t, str) and t.strip()]
+        df = pl.read_parquet(f) if fmt == "parquet" else pl.read_csv(f, infer_schema_length=0)
+        rows, fields = df.to_dicts(), df.columns
+    if rows and spec.text not in fields:
+        raise UserError(f"{f}: no field '{spec.text}' (fields: {', '.join(fields[:20])}); set text:")
+    out = []
+    for i, r in enumerate(rows):
+        t, rid = r.get(spec.text), r.get(spec.id) if spec.id else None
+        if isinstance(t, str) and t.strip():
+            out.append((str(rid) if rid is not None else f"{f.name}#{i}", t))
+    return out
+
+
+def _json_rows(f: Path, fmt: str) -> list[dict]:
+    """Objects of a JSON array, of an object keyed by id (the key becomes `_key`), or of JSON lines;
+    malformed lines are skipped (labels are a sample; curation quarantines them with reasons)."""
+    raw = f.read_text(encoding="utf-8", errors="replace")
+    if fmt == "json":
+        data = json.loads(raw)
+        rows = (
+            [{"_key": k, **v} for k, v in data.items() if isinstance(v, dict)]
+            if isinstance(data, dict)
+            else data
+        )
+        return [r for r in rows if isinstance(r, dict)]
+    out = []
+    for line in raw.splitlines():
+        try:
+            obj = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
 
 
 def _from_files(recipe: Recipe, spec: DocFiles, label: str, domain: str) -> list[Doc]:

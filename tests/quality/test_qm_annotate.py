@@ -291,3 +291,56 @@ def test_cli_runs_the_example(tmp_path):
     assert res.exit_code == 0, res.output
     assert re.search(r"F1 0\.9\d\d", res.output)
     assert (out / "train" / "quality_model" / "model" / "model.bin").is_file()
+
+
+def test_reads_keyed_json_and_uneven_jsonl(write_recipe, tmp_path):
+    messy = tmp_path / "messy.jsonl"
+    messy.write_text(
+        json.dumps({"body": "first document with enough characters"})
+        + "\n{not json\n"
+        + json.dumps({"body": "second one", "extra": {"nested": [1, 2]}})
+        + "\n"
+        + json.dumps({"body": 5})
+        + "\n[1, 2]\n"
+        + json.dumps({"other": "no body field here at all"})
+        + "\n"
+    )
+    sources = {
+        **SOURCES,
+        "fiqa": {
+            "path": "data/finance/fiqa_posts.json",
+            "format": "json",
+            "text": "sentence",
+            "id": "_key",
+            "domain": "financial",
+        },
+    }
+    r = load_recipe(
+        write_recipe(
+            {
+                "sources": sources,
+                "annotate": {
+                    "method": "reference",
+                    "positives": {"sources": ["fiqa"], "min_chars": 1},
+                    "negatives": {"paths": [{"path": str(messy), "text": "body"}], "min_chars": 1},
+                },
+            }
+        )
+    )
+    res = AnnotateStage().run(r, RunLayout(tmp_path / "run"))
+    lab = labels(tmp_path / "run")
+    fiqa = json.loads((Path(__file__).resolve().parents[2] / "data/finance/fiqa_posts.json").read_text())
+    assert res["positives"] == len(fiqa)  # every post, keyed by its JSON key
+    assert "fiqa/14860" in lab["id"].to_list()
+    assert sorted(lab.filter(pl.col("label") == 0)["text"]) == [
+        "first document with enough characters",
+        "second one",
+    ]
+
+
+def test_file_label_outside_0_1_is_quarantined(write_recipe, tmp_path):
+    f = tmp_path / "labels.jsonl"
+    f.write_text(json.dumps({"text": "a", "label": 2}) + "\n" + json.dumps({"text": "b", "label": 1}) + "\n")
+    r = load_recipe(write_recipe({"annotate": {"method": "file", "labels": {"path": str(f)}}}))
+    res = AnnotateStage().run(r, RunLayout(tmp_path / "run"))
+    assert res["labels"] == 1 and res["quarantine_reasons"] == {"label is not 0 or 1": 1}
