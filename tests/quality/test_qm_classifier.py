@@ -215,3 +215,18 @@ def test_step_bad_model_path_is_a_recipe_error(tmp_path, write_recipe):
     )
     with pytest.raises(UserError, match="threshold or top_fraction, not both"):
         make_plan(r2)
+
+
+def test_shipped_web_noise_is_rebuilt_byte_for_byte():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_web_noise", ROOT / "scripts" / "make_web_noise.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = mod.build()
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    assert text == (ROOT / "data" / "quality" / "web_noise.jsonl").read_text(encoding="utf-8")
+    kinds = {r["kind"] for r in rows}
+    assert kinds == {"boilerplate", "spam", "keyword_stuffing", "template_filler", "word_salad", "mojibake"}
+    # every mojibake document shows UTF-8 read as cp1252 (’ → â€™, é → Ã©, © → Â©)
+    assert all(any(m in r["text"] for m in ("â€", "Ã", "Â")) for r in rows if r["kind"] == "mojibake")
