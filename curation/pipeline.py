@@ -155,7 +155,11 @@ def _run_passes(
     for p in plan.passes:
         entries = [s.entry for s in p.steps]
         map_entry = p.map_step.entry if p.map_step else None
-        key = stable_hash({"prev": prev_key, "steps": entries, "map": map_entry, "seed": plan.recipe.seed})
+        parts = {"prev": prev_key, "steps": entries, "map": map_entry, "seed": plan.recipe.seed}
+        # steps that read a model file (quality_model) add its checksum, so a retrained model re-scores
+        stepped = [s.step for s in p.steps] + ([p.map_step.step] if p.map_step else [])
+        prints = [fp() for s in stepped if (fp := getattr(getattr(s, "step", s), "fingerprint", None))]
+        key = stable_hash({**parts, "fingerprints": prints} if prints else parts)
         out = work / f"pass{p.index}-{key}"
         out.mkdir(parents=True, exist_ok=True)
         jobs = [
@@ -287,7 +291,7 @@ def curate(
     out_dir = recipe.output_dir(out)
     layout = RunLayout(out_dir)
     work = layout.work
-    plan = make_plan(recipe, workdir=work / "steps")
+    plan = make_plan(recipe, workdir=work / "steps", run_dir=out_dir)
     kind = executor or recipe.execution.executor
     nworkers = workers or recipe.execution.workers
     timings: dict[str, float] = {}

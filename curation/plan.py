@@ -141,7 +141,7 @@ def dry_run(steps: list[PlannedStep], recipe: Recipe) -> None:
             ) from None
 
 
-def make_plan(recipe: Recipe, workdir: Path | None = None) -> Plan:
+def make_plan(recipe: Recipe, workdir: Path | None = None, run_dir: Path | None = None) -> Plan:
     rpath = str(recipe.path)
     if not recipe.sources:
         raise RecipeError(rpath, "sources", "no sources: curation needs at least one", "see recipes/*.yaml")
@@ -164,7 +164,7 @@ def make_plan(recipe: Recipe, workdir: Path | None = None) -> Plan:
         tokenizer = check_tokenizer(recipe.mix.tokenizer if recipe.mix else "approx", recipe.root)
     except ValueError as e:
         raise RecipeError(rpath, "mix.tokenizer", str(e)) from None
-    built = build_steps(recipe.steps, recipe.root, recipe.seed, rpath, workdir)
+    built = build_steps(recipe.steps, recipe.root, recipe.seed, rpath, workdir, run_dir)
     steps = [
         PlannedStep(i, next(iter(e)), e, s) for i, (e, s) in enumerate(zip(recipe.steps, built, strict=True))
     ]

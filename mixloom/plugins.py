@@ -21,11 +21,19 @@ STAGES = Registry(
         "train.grpo": "training.stage:GRPO",
         "eval": "training.stage:EVAL",
         "review": "reasoning.review.stage:STAGE",
+        "annotate": "reasoning.annotate:STAGE",
+        "train.quality_model": "training.quality_model:STAGE",
     },
 )
 
 # Top-level recipe sections owned by a stage package: key → its pydantic schema.
-SECTIONS = Registry("recipe section", {"augment": "curation.augment.section:AugmentSection"})
+SECTIONS = Registry(
+    "recipe section",
+    {
+        "augment": "curation.augment.section:AugmentSection",
+        "annotate": "reasoning.annotate_section:AnnotateSection",
+    },
+)
 
 # Commands of the stage packages: name → a `register(app: typer.Typer)` function.
 COMMANDS = Registry(
@@ -38,5 +46,7 @@ COMMANDS = Registry(
         "generate": "reasoning.cli:register",
         "train": "training.cli:register",
         "review": "reasoning.review.cli:register",
+        "annotate": "reasoning.annotate_cli:register",
+        "quality-model": "training.quality_model_cli:register",
     },
 )

@@ -48,6 +48,7 @@ class StepContext:
     seed: int = 0
     index: int = 0  # position of the step in the recipe
     workdir: Path | None = None  # scratch space for this step (global steps)
+    run_dir: Path | None = None  # the run directory, to resolve references such as train.quality_model
 
     def resolve(self, p: str | Path) -> Path:
         p = Path(p).expanduser()
@@ -106,7 +107,7 @@ class StepInfo:
     params_for: Any = (
         None  # optional (raw dict) -> params model, when the model depends on a key (dedup.method)
     )
-    reads: Any = None  # optional (params) -> list of file paths the step reads (part of the cache key)
+    reads: Any = None  # optional (params) -> references/paths the step reads (the run graph's inputs)
 
 
 def reject_where(df: pl.DataFrame, condition: pl.Expr, reason: pl.Expr | str) -> pl.DataFrame:

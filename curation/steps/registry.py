@@ -29,6 +29,7 @@ STEPS = Registry(
         "toxicity": "curation.steps.toxicity:INFO",
         "decontaminate": "curation.steps.decontaminate:INFO",
         "pii": "curation.steps.pii:INFO",
+        "quality_model": "curation.steps.quality_model:INFO",
     },
 )
 
@@ -117,8 +118,23 @@ def parse_step(entry: dict[str, Any], index: int, recipe: str) -> tuple[str, Bas
         raise RecipeError(recipe, where, "; ".join(problems)) from None
 
 
+def step_reads(entries: list[dict[str, Any]], recipe: str) -> list[str]:
+    """What the steps read besides the documents (e.g. `train.quality_model`): inputs of the curate stage."""
+    out: list[str] = []
+    for i, entry in enumerate(entries):
+        name, params = parse_step(entry, i, recipe)
+        reads = step_info(name).reads
+        out += reads(params) if reads else []
+    return out
+
+
 def build_steps(
-    entries: list[dict[str, Any]], root: Path, seed: int, recipe: str, workdir: Path | None = None
+    entries: list[dict[str, Any]],
+    root: Path,
+    seed: int,
+    recipe: str,
+    workdir: Path | None = None,
+    run_dir: Path | None = None,
 ) -> list:
     """Recipe entries → step objects, in order. Raises RecipeError for the first bad entry."""
     steps = []
@@ -126,7 +142,11 @@ def build_steps(
         _, scope = split_apply_to(entry, i, recipe)
         name, params = parse_step(entry, i, recipe)
         ctx = StepContext(
-            root=root, seed=seed, index=i, workdir=(workdir / f"step{i:02d}") if workdir else None
+            root=root,
+            seed=seed,
+            index=i,
+            workdir=(workdir / f"step{i:02d}") if workdir else None,
+            run_dir=run_dir,
         )
         try:
             step = step_info(name).build(params, ctx)

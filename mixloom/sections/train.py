@@ -120,6 +120,25 @@ class GRPOSection(_Align):
     sandbox_timeout: float = Field(5.0, gt=0)
 
 
+class QualityModelSection(Strict):
+    """A document-quality classifier trained offline on CPU from labels (`training/quality_model.py`)."""
+
+    data: str = Field(
+        "annotate.labels", description="labels: the annotate stage's output, or a Parquet/JSONL path"
+    )
+    backend: Literal["fasttext", "hashed_linear"] = "fasttext"
+    holdout: float = Field(0.2, gt=0, lt=1, description="share of labels held out for precision/recall/F1")
+    epochs: int = Field(10, ge=1)
+    lr: float = Field(0.5, gt=0, description="fastText learning rate")
+    dim: int = Field(32, ge=2, description="fastText vector size")
+    word_ngrams: int = Field(2, ge=1, le=5, description="word n-grams (both backends)")
+    buckets: int = Field(200_000, ge=1024, description="hash buckets of n-grams (model size ~ buckets x dim)")
+    min_count: int = Field(1, ge=1)
+    c: float = Field(4.0, gt=0, description="hashed_linear: inverse L2 regularisation strength")
+    lowercase: bool = True
+    max_chars: int = Field(10_000, ge=1, description="characters of each document the model reads")
+
+
 METRICS = ("perplexity", "rouge", "f1", "exact_match", "pass_at_k", "gsm8k")
 
 
@@ -150,6 +169,7 @@ class TrainSection(Strict):
     rm: RMSection | None = None
     dpo: DPOSection | None = None
     grpo: GRPOSection | None = None
+    quality_model: QualityModelSection | None = None
     eval: list[EvalTask] = []
 
     @field_validator("eval", mode="before")
