@@ -23,7 +23,7 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field, model_validator
 
-from curation.steps.base import REJECT, StepContext, StepInfo, reject_where
+from curation.steps.base import REJECT, GlobalStep, Reduced, StepContext, StepInfo, reject_where
 from mixloom.errors import UserError
 from mixloom.layout import RunLayout
 from mixloom.manifest import file_checksum
@@ -97,7 +97,7 @@ class QualityThreshold(_Scoring):
 
 
 @dataclass
-class QualityTopFraction(_Scoring):
+class QualityTopFraction(_Scoring, GlobalStep):
     name: str = "quality_model"
 
     def _group(self) -> pl.Expr:
@@ -106,7 +106,7 @@ class QualityTopFraction(_Scoring):
     def map(self, df: pl.DataFrame) -> pl.DataFrame:
         return df.select("id", self._group().cast(pl.String).alias("group")).with_columns(self.scores(df))
 
-    def reduce(self, paths: list[Path], workdir: Path) -> pl.DataFrame:
+    def reduce(self, paths: list[Path], workdir: Path) -> Reduced:
         col, frac = self.params.column, self.params.top_fraction or 1.0
         schema = {"id": pl.String, "group": pl.String, col: pl.Float64}
         keys = pl.scan_parquet([str(p) for p in paths]) if paths else pl.LazyFrame(schema=schema)
@@ -114,7 +114,7 @@ class QualityTopFraction(_Scoring):
             pl.int_range(pl.len()).over("group").alias("_rank"), pl.len().over("group").alias("_n")
         )
         keep = pl.col("_rank") < (pl.col("_n") * frac).ceil()
-        return (
+        decisions = (
             ranked.select(
                 "id",
                 col,
@@ -126,6 +126,7 @@ class QualityTopFraction(_Scoring):
             .sort("id")
             .collect()
         )
+        return Reduced(decisions, report={"kept": int(decisions[REJECT].is_null().sum())})
 
 
 def keep_count(n: int, fraction: float) -> int:

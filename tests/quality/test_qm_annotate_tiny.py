@@ -57,7 +57,7 @@ def fitted_model(tmp_path_factory):
     for d in DOCS:
         msgs = [{"role": "user", "content": PROMPT.replace("{text}", d)}]
         prompt = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
-        ids = tok(prompt + ANSWER + "<|end|>", add_special_tokens=False)["input_ids"]
+        ids = tok(prompt + ANSWER + "<|im_end|>", add_special_tokens=False)["input_ids"]
         seqs.append(torch.tensor([ids]))
     opt = torch.optim.AdamW(lm.parameters(), lr=1e-2)
     for _ in range(60):
