@@ -20,14 +20,18 @@ STAGES = Registry(
         "train.dpo": "training.stage:DPO",
         "train.grpo": "training.stage:GRPO",
         "eval": "training.stage:EVAL",
+        "audit": "curation.audit.stage:STAGE",
     },
 )
 
 # Top-level recipe sections owned by a stage package: key → its pydantic schema.
-SECTIONS = Registry("recipe section", {})
+SECTIONS = Registry("recipe section", {"audit": "curation.audit.run:AuditSection"})
 
 # Commands of the stage packages: name → a `register(app: typer.Typer)` function.
 COMMANDS = Registry(
     "command",
-    {},
+    {
+        "audit": "curation.audit.cli:register",
+        "toxicity-model": "curation.toxicity_model.cli:register",
+    },
 )
