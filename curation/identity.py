@@ -163,7 +163,7 @@ def _pattern() -> tuple[re.Pattern[str], dict[str, tuple[int, str]]]:
     standalone = [w for g in GROUPS for w in g.adjectives]
     pat = (
         rf"(?:(?P<adj>{_trie(adj_forms)})\s+(?P<noun>{_trie(PERSON_NOUNS.split('|'))})"
-        rf"|(?P<word>{_trie(nouns + standalone)}))\b"
+        rf"|(?P<word>{_trie(nouns + standalone)}))(?![\w-])"  # "man-made" is no mention
     )
     return re.compile(r"\b" + pat, re.IGNORECASE), forms
 

@@ -108,7 +108,7 @@ def ngrams(texts: list[str], cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray
         np.add.at(inmask, ws[ident], 1)
         np.add.at(inmask, we[ident], -1)
         msum = np.concatenate([[0], np.cumsum(np.cumsum(inmask[:n]) > 0, dtype=np.int32)])
-        for k in range(cfg.char_min, cfg.char_max + 1):  # slices, not fancy indexing: 3x faster
+        for k in range(cfg.char_min, min(cfg.char_max, n) + 1):  # slices, not fancy indexing: 3x faster
             h = (c[k:] - c[: n + 1 - k]) * ppow[k - 1 :]  # h[i] = hash of b[i .. i+k-1]
             inner = nsp[k - 1 : n] - nsp[1 : n + 2 - k]  # spaces strictly inside
             touch = msum[k:] - msum[: n + 1 - k]  # bytes of an identity token inside
