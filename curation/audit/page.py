@@ -114,7 +114,7 @@ def sections(layout: RunLayout) -> list[Section]:
         parts_html.append(
             f'<figure><img src="{fname}" alt="{fname}"><figcaption>{fname}</figcaption></figure>'
         )
-    return [
+    out = [
         Section(
             title="Bias audit",
             html="".join(parts_html),
@@ -123,6 +123,11 @@ def sections(layout: RunLayout) -> list[Section]:
             figures=figures,
         )
     ]
+    if "mixloom" in result["scorers"]:  # the model card of the audited default backend
+        from curation.toxicity_model.card import card_section
+
+        out.append(card_section())
+    return out
 
 
 def write_page(layout: RunLayout) -> tuple:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import polars as pl
@@ -9,6 +10,7 @@ import polars as pl
 from curation.audit.page import md_table
 from curation.audit.probe import builtin_probe, evaluate, identity_fpr, load_probe
 from curation.toxicity_model.model import ToxicityModel
+from mixloom.stage import Section
 
 LICENCES = [
     (
@@ -117,3 +119,15 @@ def write_card(model: ToxicityModel, info: dict, path: Path, hatecheck: Path | N
     text = "\n".join(lines)
     path.write_text(text, encoding="utf-8")
     return text
+
+
+def card_section(path: Path | None = None) -> Section:
+    """The shipped (or given) model's card as a report / data-card section (for runs that use it)."""
+    from curation.toxicity_model.model import PACKAGED
+
+    card = (path or PACKAGED.with_name("MODEL_CARD.md")).read_text(encoding="utf-8")
+    body = card.split("\n", 1)[1] if card.startswith("# ") else card
+    md = "## Toxicity model (`backend: mixloom`)\n" + body.replace("\n## ", "\n### ").replace(
+        "\n### #", "\n####"
+    )
+    return Section(title="Toxicity model card", html=f"<pre>{html.escape(body)}</pre>", markdown=md, order=61)

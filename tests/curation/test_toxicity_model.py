@@ -45,9 +45,17 @@ def test_features_do_not_depend_on_the_batch():
         "k1ll them all @user http://t.co/a",
     ]
     w = np.random.default_rng(0).normal(size=1 << 16).astype(np.float32)
+    for c in (cfg, FeatureConfig(bits=16, negation=1)):
+        together = logits(texts, c, w, 0.3)
+        alone = np.array([logits([t], c, w, 0.3)[0] for t in texts])
+        assert np.allclose(together, alone)
     together = logits(texts, cfg, w, 0.3)
-    alone = np.array([logits([t], cfg, w, 0.3)[0] for t in texts])
-    assert np.allclose(together, alone)
+    neg = FeatureConfig(bits=16, negation=1)
+    # negation scope: "not" changes the next words' unigrams until punctuation ends the clause
+    assert (matrix(["they are human"], neg) != matrix(["they are not human"], neg)).nnz > (
+        matrix(["they are human"], cfg) != matrix(["they are not human"], cfg)
+    ).nnz
+    assert (matrix(["not. they are human"], neg) != matrix(["not. they are human"], cfg)).nnz == 0
     m = matrix(texts, cfg)
     assert np.allclose(m @ w + 0.3, together, atol=1e-4)
     assert m[1].nnz == 0 and m[0].nnz > 20  # empty text: no features; the mention alone: none either
@@ -109,3 +117,23 @@ def test_no_hatecheck_case_in_training_data(shared_data):
     # the templates themselves (before decontamination) share no sentence with HateCheck either
     rendered = {_norm(e.text) for s in ("train", "heldout") for e in templates.render(s, 300)}
     assert not rendered & cases
+
+
+def test_step_backend_and_command(tmp_path, capsys):
+    import pytest
+
+    from curation.steps.base import REJECT, StepContext
+    from curation.steps.toxicity import ToxicityParams, build
+    from mixloom.cli import main
+    from mixloom.errors import UserError
+
+    step = build(ToxicityParams(), StepContext(root=ROOT))  # the default backend is mixloom's model
+    out = step.process(
+        pl.DataFrame({"id": ["a", "b"], "text": ["Immigrants are vermin.", "My neighbour is an immigrant."]})
+    )
+    assert out[REJECT].to_list() == ["toxicity:toxicity", None]
+    assert out["tox_toxicity"][0] > 0.5 > out["tox_toxicity"][1]
+    with pytest.raises(UserError, match=r"steps\.0\.toxicity\.model_path: .*toxicity-model build"):
+        build(ToxicityParams(model_path="nope.npz"), StepContext(root=tmp_path))
+    assert main(["toxicity-model", "card"]) == 0
+    assert "## Metrics per group" in capsys.readouterr().out
