@@ -60,7 +60,8 @@ def write_card(model: ToxicityModel, info: dict, path: Path, hatecheck: Path | N
     lines = [
         "# mixloom toxicity model",
         "",
-        "A logistic regression on hashed char (2-5) and word (1-2) n-grams, identity terms masked to one "
+        "A logistic regression on hashed char (2-5) and word (1-2) n-grams (plus words conjoined with 'the text "
+        "mentions a group'), identity terms masked to one "
         "shared token, scored in numpy (`curation/toxicity_model/`). Output 0.5 = the threshold chosen on "
         f"held-out data for weighted precision >= {info['target_precision']:g} (raw threshold "
         f"{info['threshold_raw']:.3f}; held-out precision {info['heldout']['precision']:.3f}, recall "

@@ -10,7 +10,9 @@ matrix) and scoring (a weighted sum per document), so the two can never disagree
 Text preparation, in order: identity terms masked to one shared token (`curation.identity.mask`), lower
 case, @mentions, URLs and HTML entities dropped, every byte that is not a letter, digit or non-ASCII
 turned into a space. Features: char n-grams of 2-5 bytes inside word boundaries (like scikit-learn's
-`char_wb`; they survive misspellings such as "k1ll" or "stupd"), word unigrams and bigrams. Each occurrence
+`char_wb`; they survive misspellings such as "k1ll" or "stupd"), word unigrams and bigrams, and (when the
+text mentions any group) each word again as "word in a text about a group": "vermin" near a group weighs more
+than "vermin" alone, whichever group it is (measured: +1 to +3 points of F1 on held-out templates and HateCheck). Each occurrence
 has value 1/sqrt(number of n-grams of its kind in the document), so length does not drive the score.
 Optional negation scope (`negation=1`): words after "not", "no", "never", "n't"... up to the next punctuation
 become different unigrams. Off in the shipped model: it lowered macro F1 on both the held-out templates and
@@ -38,6 +40,7 @@ _PINV = np.uint64(pow(1_000_003, -1, 1 << 64))
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the high bits of h * _MIX index the table
 _SALT_WORD = np.uint64(0x51ED27A3C1B2F00D)
 _SALT_BIGRAM = np.uint64(0x2545F4914F6CDD1D)
+_SALT_ID = np.uint64(0x3C6EF372FE94F82B)
 _SALT_NEG = np.uint64(0x6A09E667F3BCC909)
 _BREAKS = np.zeros(256, dtype=bool)  # bytes that end a clause (negation scope)
 _BREAKS[list(b".!?;:,\n")] = True
@@ -53,7 +56,10 @@ class FeatureConfig:
     word_ngrams: int = 2
     max_chars: int = 2000  # characters of each text that are featurised
     norm: int = 2  # each occurrence counts 1/count^(1/norm): 2 → 1/sqrt(count), 1 → 1/count (a mean)
-    negation: int = 0  # 1: a word after "not", "no", "never", "n't"... in its clause is a different unigram
+    identity_words: int = 1  # 1: in texts that mention a group, each word also counts as "word near a group"
+    negation: int = 0
+    long_chars: int = 512  # beyond this many char n-grams (words: long_words) a text's score is its mean,
+    long_words: int = 64  # so long documents score like tweet-length text instead of drifting with length  # 1: a word after "not", "no", "never", "n't"... in its clause is a different unigram
 
     def to_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -139,6 +145,13 @@ def ngrams(texts: list[str], cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray
         pos.append(ws[~ident])
         keys.append(uni[~ident])
         kinds.append(np.ones(int((~ident).sum()), np.int8))
+        if cfg.identity_words and ident.any():
+            has = np.zeros(len(texts) + 1, bool)
+            has[owner[ws[ident]]] = True
+            near = np.flatnonzero(~ident & has[owner[ws]])
+            pos.append(ws[near])
+            keys.append(wh[near] ^ _SALT_ID)
+            kinds.append(np.ones(len(near), np.int8))
         if cfg.word_ngrams >= 2 and len(ws) > 1:
             same = np.flatnonzero(owner[ws[1:]] == owner[ws[:-1]])
             pos.append(ws[same])
@@ -149,7 +162,10 @@ def ngrams(texts: list[str], cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray
     kind = np.concatenate(kinds)
     slot = doc * 2 + kind
     counts = np.bincount(slot, minlength=2 * len(texts)).astype(np.float32)
-    value = counts[slot] ** (-1.0 / cfg.norm)  # 1/sqrt(count of this kind in the text) by default
+    cap = np.where(kind == 0, cfg.long_chars, cfg.long_words).astype(np.float32)
+    n = counts[slot]
+    # 1/sqrt(count of this kind in the text) up to the cap; beyond it sqrt(cap)/count (a scaled mean)
+    value = np.minimum(n, cap) ** (-1.0 / cfg.norm) * np.minimum(n, cap) / n
     return doc, bucket, value
 
 

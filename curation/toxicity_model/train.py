@@ -48,7 +48,7 @@ class BuildConfig:
     wiki_sentences: int = 4000
     heldout: float = 0.2
     target_precision: float = 0.85
-    c: float = 1.0  # inverse regularisation strength of the logistic regression
+    c: float = 0.5  # inverse regularisation strength of the logistic regression
     features: FeatureConfig = field(default_factory=FeatureConfig)
 
 
@@ -159,7 +159,7 @@ def build(cfg: BuildConfig, out: Path) -> dict:
     tr = df["heldout"].to_numpy() == 0
     x = matrix(df["text"].to_list(), cfg.features)
     y = df["label"].to_numpy().astype(np.int64)
-    clf = LogisticRegression(C=cfg.c, solver="liblinear", max_iter=200)
+    clf = LogisticRegression(C=cfg.c, solver="liblinear", max_iter=200, random_state=cfg.seed)
     clf.fit(x[tr], y[tr], sample_weight=w[tr])
     logit = x[~tr] @ clf.coef_[0] + clf.intercept_[0]
     prob = 1 / (1 + np.exp(-logit))

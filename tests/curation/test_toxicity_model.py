@@ -137,3 +137,10 @@ def test_step_backend_and_command(tmp_path, capsys):
         build(ToxicityParams(model_path="nope.npz"), StepContext(root=tmp_path))
     assert main(["toxicity-model", "card"]) == 0
     assert "## Metrics per group" in capsys.readouterr().out
+
+
+def test_identity_conjoined_words_do_not_depend_on_which_group():
+    cfg = FeatureConfig(bits=16)
+    a, b, c = matrix(["Muslims are vermin", "women are vermin", "they are vermin"], cfg)
+    assert (a != b).nnz == 0  # which group: invisible
+    assert (a != c).nnz > 0  # whether a group is named: visible
