@@ -5,7 +5,7 @@ Backends:
   char and word n-grams with identity terms masked, trained on Davidson et al. tweets plus templated identity
   statements, debiased across groups (see its MODEL_CARD.md). Shipped in the package; `mixloom
   toxicity-model build` rebuilds it, `model_path:` loads another build. One label, `toxicity`; 0.5 is the
-  threshold chosen on held-out data for 90% precision.
+  threshold chosen on held-out data for 85% precision.
 - `profanity` (fastest, offline): alt-profanity-check's linear model on TF-IDF features, whose weights
   ship inside the package. One label, `toxicity` (probability of offensive/profane language).
 - `detoxify`: Unitary's BERT-family classifiers (`original`, `unbiased`, `multilingual`, ...) or a local
