@@ -23,6 +23,7 @@ STAGES = Registry(
         "review": "reasoning.review.stage:STAGE",
         "annotate": "reasoning.annotate:STAGE",
         "train.quality_model": "training.quality_model:STAGE",
+        "audit": "curation.audit.stage:STAGE",
     },
 )
 
@@ -32,6 +33,7 @@ SECTIONS = Registry(
     {
         "augment": "curation.augment.section:AugmentSection",
         "annotate": "reasoning.annotate_section:AnnotateSection",
+        "audit": "curation.audit.run:AuditSection",
     },
 )
 
@@ -48,5 +50,7 @@ COMMANDS = Registry(
         "review": "reasoning.review.cli:register",
         "annotate": "reasoning.annotate_cli:register",
         "quality-model": "training.quality_model_cli:register",
+        "audit": "curation.audit.cli:register",
+        "toxicity-model": "curation.toxicity_model.cli:register",
     },
 )

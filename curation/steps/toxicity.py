@@ -1,7 +1,12 @@
 """toxicity: score offensive language and reject documents above per-label thresholds (a LocalStep).
 
 Backends:
-- `profanity` (default, offline): alt-profanity-check's linear model on TF-IDF features, whose weights
+- `mixloom` (default, offline): mixloom's own model (`curation.toxicity_model`): a linear model on hashed
+  char and word n-grams with identity terms masked, trained on Davidson et al. tweets plus templated identity
+  statements, debiased across groups (see its MODEL_CARD.md). Shipped in the package; `mixloom
+  toxicity-model build` rebuilds it, `model_path:` loads another build. One label, `toxicity`; 0.5 is the
+  threshold chosen on held-out data for 85% precision.
+- `profanity` (fastest, offline): alt-profanity-check's linear model on TF-IDF features, whose weights
   ship inside the package. One label, `toxicity` (probability of offensive/profane language).
 - `detoxify`: Unitary's BERT-family classifiers (`original`, `unbiased`, `multilingual`, ...) or a local
   checkpoint in detoxify's format. Labels are the checkpoint's classes (`toxicity`, `insult`, ...).
@@ -29,7 +34,7 @@ from curation.steps.base import StepContext, StepInfo, reject_where
 from mixloom.errors import UserError
 from mixloom.schema import Strict
 
-PROFANITY_LABELS = ("toxicity",)
+PROFANITY_LABELS = ("toxicity",)  # also the mixloom backend's one label
 _RELEASES = "https://github.com/unitaryai/detoxify/releases/download/"
 # detoxify's MODEL_URLS (a test checks they agree) and the base model each checkpoint was fine-tuned from
 DETOXIFY_WEIGHTS = {
@@ -131,7 +136,10 @@ def load_detoxify(model: str, checkpoint: str, config: str | None, device: str, 
 
 
 class ToxicityParams(Strict):
-    backend: Literal["profanity", "detoxify"] = "profanity"
+    backend: Literal["mixloom", "profanity", "detoxify"] = "mixloom"
+    model_path: str | None = Field(
+        None, description="mixloom: a model file built by `mixloom toxicity-model build` (default: shipped)"
+    )
     model: Literal["original", "unbiased", "multilingual", "original-small", "unbiased-small"] = Field(
         "original", description="detoxify model type (its weights must be in the torch hub cache)"
     )
@@ -156,6 +164,7 @@ class Toxicity:
     where: str  # recipe key for messages, e.g. steps.3.toxicity
     checkpoint: str | None = None  # resolved paths (detoxify)
     config: str | None = None
+    model_path: str | None = None  # resolved path (mixloom)
     labels: tuple[str, ...] | None = None  # known before loading for the built-in backends
     name: str = "toxicity"
     modifies_text: bool = False
@@ -175,6 +184,11 @@ class Toxicity:
             import profanity_check
 
             self._model = profanity_check
+            self.labels = PROFANITY_LABELS
+        elif self.params.backend == "mixloom":
+            from curation.toxicity_model.model import load
+
+            self._model = load(self.model_path)
             self.labels = PROFANITY_LABELS
         else:
             if self.params.threads:
@@ -198,6 +212,8 @@ class Toxicity:
         if self.params.backend == "profanity":
             probs = [self._model.predict_prob(texts[s : s + 4096]) for s in range(0, len(texts), 4096)]
             return {"toxicity": np.concatenate(probs) if probs else np.zeros(0)}
+        if self.params.backend == "mixloom":
+            return {"toxicity": self._model.score(texts)}
         order = np.argsort([len(t) for t in texts], kind="stable")
         out = {k: np.zeros(len(texts)) for k in self.labels}
         bs = self.params.batch_size
@@ -245,11 +261,21 @@ class Toxicity:
 
 def build(params: ToxicityParams, ctx: StepContext) -> Toxicity:
     where = f"steps.{ctx.index}.toxicity"
-    if params.backend == "profanity":
+    if params.backend in ("profanity", "mixloom"):
         unknown = [k for k in params.max if k not in PROFANITY_LABELS]
         if unknown:
-            raise UserError(f"{where}.max: the profanity backend has one label, 'toxicity' (got {unknown})")
-        return Toxicity(params, where, labels=PROFANITY_LABELS)
+            raise UserError(
+                f"{where}.max: the {params.backend} backend has one label, 'toxicity' (got {unknown})"
+            )
+        model_path = None
+        if params.model_path is not None:
+            model_path = str(ctx.resolve(params.model_path))
+            if not Path(model_path).is_file():
+                raise UserError(
+                    f"{where}.model_path: {model_path} does not exist; build one with "
+                    f"`mixloom toxicity-model build --out {params.model_path}` or leave it out (shipped model)"
+                )
+        return Toxicity(params, where, model_path=model_path, labels=PROFANITY_LABELS)
     checkpoint, config = locate_detoxify(params.model, params.checkpoint, params.config, ctx.resolve, where)
     return Toxicity(params, where, checkpoint=checkpoint, config=config)
 

@@ -186,7 +186,7 @@ def test_missing_weights_error_says_what_to_provide(tmp_path, monkeypatch):
     with pytest.raises(UserError, match=r"steps\.0\.toxicity\.checkpoint: .*does not exist"):
         build(ToxicityParams(backend="detoxify", checkpoint="missing.ckpt"), StepContext(root=tmp_path))
     with pytest.raises(UserError, match=r"max: the profanity backend has one label"):
-        build(ToxicityParams(max={"insult": 0.5}), StepContext(root=tmp_path))
+        build(ToxicityParams(backend="profanity", max={"insult": 0.5}), StepContext(root=tmp_path))
 
 
 def test_weight_table_matches_detoxify():

@@ -1,0 +1,102 @@
+"""Toxicity scorers on HateCheck (evaluation only): macro F1 and per-group false-positive rates.
+
+    .venv/bin/python bench/toxicity_quality.py
+
+Compares, on ../shared/data/toxicity/hatecheck/test_suite_cases.csv (3,728 cases, 7 groups):
+- mixloom: the shipped model at its fixed threshold 0.5 (chosen on its own held-out data, never on HateCheck);
+- profanity: alt-profanity-check at its *best* threshold on HateCheck (an upper bound for it);
+- Davidson TF-IDF: word 1-2-gram TF-IDF + logistic regression trained on the full Davidson tweets, at its
+  *best* threshold on HateCheck.
+Per group: FPR on non-hateful identity cases (neutral and positive mentions: ident_neutral_nh, ident_pos_nh)
+and on all non-hateful cases that name a group (adds counter-speech, negation, reclaimed slurs, homonyms).
+Also the built-in probe (held-out templates over 20 groups). Skips when ../shared is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+
+from curation.audit.probe import builtin_probe, evaluate, identity_fpr, load_probe  # noqa: E402
+from curation.audit.scorers import make_scorer  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data" / "toxicity"
+IDENT = ["ident_neutral_nh", "ident_pos_nh"]
+
+
+def tfidf_baseline(train_csv: Path):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    d = pl.read_csv(train_csv)
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    x = vec.fit_transform(d["tweet"].to_list())
+    clf = LogisticRegression(max_iter=1000).fit(x, (d["class"] < 2).to_numpy())
+    return lambda texts: clf.predict_proba(vec.transform(texts))[:, 1]
+
+
+def best(probe: pl.DataFrame, s: np.ndarray) -> tuple[float, float]:
+    return max((evaluate(probe, s, t)["overall"]["macro_f1"], t) for t in np.arange(0.02, 0.99, 0.02))
+
+
+def main() -> None:
+    hc_path = SHARED / "hatecheck" / "test_suite_cases.csv"
+    if not hc_path.exists():
+        print(f"skipped: {hc_path} is absent")
+        return
+    hc = load_probe(hc_path)
+    texts = hc["text"].to_list()
+    scores = {
+        "mixloom": make_scorer("mixloom", ROOT)(texts),
+        "profanity": make_scorer("profanity", ROOT)(texts),
+        "davidson tfidf": tfidf_baseline(SHARED / "davidson_labeled_data.csv")(texts),
+    }
+    thresholds = {"mixloom": 0.5}
+    print(f"HateCheck, {hc.height} cases\n")
+    print(
+        f"{'scorer':<16}{'threshold':>10}{'macro F1':>10}{'F1 hateful':>11}{'ident FPR spread':>18}{'all-nh FPR spread':>19}"
+    )
+    tables = {}
+    for name, s in scores.items():
+        f1, t = (evaluate(hc, s, 0.5)["overall"]["macro_f1"], 0.5) if name in thresholds else best(hc, s)
+        ev = evaluate(hc, s, t)
+        ident = identity_fpr(hc, s, t, IDENT)
+        allnh = {g["group"]: g["fpr"] for g in ev["groups"]}
+        tables[name] = (ident, allnh)
+        sp = lambda d: max(d.values()) - min(d.values())  # noqa: E731
+        label = f"{t:.2f}" + ("" if name in thresholds else " (best)")
+        print(
+            f"{name:<16}{label:>10}{f1:>10.3f}{ev['overall']['f1_toxic']:>11.3f}{sp(ident):>18.3f}{sp(allnh):>19.3f}"
+        )
+    print(
+        "\nPer group, FPR on non-hateful identity cases (neutral + positive mentions) / all non-hateful with a group:"
+    )
+    groups = sorted(tables["mixloom"][0])
+    print(f"{'group':<18}" + "".join(f"{n:>22}" for n in tables))
+    for g in groups:
+        print(f"{g:<18}" + "".join(f"{t[0][g]:>11.3f}{t[1][g]:>11.3f}" for t in tables.values()))
+    ev = evaluate(hc, scores["mixloom"], 0.5)
+    print("\nmixloom per functionality (share flagged):")
+    for f in ev["functionalities"]:
+        print(f"  {f['functionality']:<20}{'hateful' if f['label'] else 'non-hateful':<13}{f['flagged']:.2f}")
+    probe = builtin_probe()
+    print("\nBuilt-in probe (held-out templates, 20 groups):")
+    for name in ("mixloom", "profanity"):
+        s = make_scorer(name, ROOT)(probe["text"].to_list())
+        e = evaluate(probe, s, 0.5)
+        print(
+            f"  {name:<10} macro F1 {e['overall']['macro_f1']:.3f}, F1 toxic {e['overall']['f1_toxic']:.3f}, "
+            f"neutral FPR spread {e['fpr_spread']:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
