@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from curation.executors import make_executor
-from curation.io.readers import ReadTask, read_file
+from curation.io.readers import ReadGroup, ReadTask, read_group
 from curation.io.writers import write_parquet, write_table
 from curation.mix import plan_mix
 from curation.passes import PassJob, run_pass
@@ -29,9 +29,11 @@ from curation.plan import Plan, make_plan
 from curation.splits import assign_splits
 from curation.steps.base import REJECT
 from curation.tokens import describe
+from mixloom.errors import UserError
 from mixloom.manifest import code_version, file_entry, package_versions, stable_hash, write_manifest
 from mixloom.progress import console
 from mixloom.recipe import Recipe
+from mixloom.runlock import run_lock
 
 PACKAGES = [
     "mixloom",
@@ -56,7 +58,34 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+GROUP_FILES = 1000  # files per read task at most: small files share shards; large ones get a task each
+
+
+def _groups(plan: Plan, inputs: list[dict]) -> list[tuple[str, list[int]]]:
+    """Consecutive files of a source → read groups (stem, input indices), bounded by file count and bytes.
+
+    Depends only on the recipe and the files, never on the worker count, so outputs stay byte-identical.
+    """
+    groups: list[tuple[str, list[int]]] = []
+    limit = plan.recipe.execution.shard_bytes
+    i = 0
+    for s in plan.sources:
+        cur: list[int] = []
+        size = 0
+        for _ in s.files:
+            if cur and (len(cur) >= GROUP_FILES or size + inputs[i]["bytes"] > limit):
+                groups.append((f"{s.name}-{len(groups):05d}", cur))
+                cur, size = [], 0
+            cur.append(i)
+            size += inputs[i]["bytes"]
+            i += 1
+        if cur:
+            groups.append((f"{s.name}-{len(groups):05d}", cur))
+    return groups
+
+
 def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[dict], Path, list[dict]]:
+    """Read every file; returns the shards, the read folder and one result per input file (in input order)."""
     r = plan.recipe
     key = stable_hash(
         {
@@ -72,7 +101,7 @@ def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[di
     tasks = []
     for s in plan.sources:
         src = r.sources[s.name]
-        for i, f in enumerate(s.files):
+        for f in s.files:
             try:
                 rel = str(f.relative_to(r.root))
             except ValueError:
@@ -96,31 +125,30 @@ def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[di
                     shard_bytes=r.execution.shard_bytes,
                     tokenizer=plan.tokenizer,
                     out_dir=str(out),
-                    stem=f"{s.name}-{i:05d}",
+                    stem="",
                 )
             )
-    results = ex.map(read_file, tasks, desc="read")
-    shards = [
-        {"name": sh["name"], "path": str(out / f"{sh['name']}.parquet"), **sh}
-        for res in results
-        for sh in res["shards"]
-    ]
-    return shards, out, results
+    groups = [ReadGroup(stem, str(out), tuple(tasks[i] for i in idx)) for stem, idx in _groups(plan, inputs)]
+    results = ex.map(read_group, groups, desc="read")
+    shards = [{"path": str(out / f"{sh['name']}.parquet"), **sh} for res in results for sh in res["shards"]]
+    return shards, out, [f for res in results for f in res["files"]]
 
 
 def _duplicate_ids(shards: list[dict], out: Path) -> Path | None:
     """Ids must be unique: later repeats of a source's id field are rejected (reason `duplicate id`)."""
     if not shards:
         return None
+    # one eager read of the id column per shard: linear in the shard count (a concat of thousands of lazy
+    # scans was superlinear to plan)
     ids = pl.concat(
         [
-            pl.scan_parquet(s["path"])
-            .select("id")
-            .with_columns(pl.lit(k).alias("_shard"))
-            .with_row_index("_row")
+            pl.read_parquet(s["path"], columns=["id"]).with_columns(
+                pl.lit(k, dtype=pl.Int64).alias("_shard"),
+                pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+            )
             for k, s in enumerate(shards)
         ]
-    ).collect()
+    )
     dups = ids.filter(pl.col("id").is_duplicated())
     if dups.is_empty():
         return None
@@ -133,7 +161,7 @@ def _duplicate_ids(shards: list[dict], out: Path) -> Path | None:
 
 
 def _run_passes(
-    plan: Plan, shards: list[dict], read_key: str, work: Path, ex
+    plan: Plan, shards: list[dict], read_key: str, work: Path, ex, used: list[Path] | None = None
 ) -> tuple[list[Path], list[Path], dict, dict]:
     """Run every pass; returns the final shard files, all reject files, the per-step funnel and the reduce reports."""
     funnel: dict[str, dict[str, Any]] = {}
@@ -148,6 +176,8 @@ def _run_passes(
         key = stable_hash({"prev": prev_key, "steps": entries, "map": map_entry, "seed": plan.recipe.seed})
         out = work / f"pass{p.index}-{key}"
         out.mkdir(parents=True, exist_ok=True)
+        if used is not None:
+            used.append(out)
         apply = (p.apply[0], p.apply[1], str(decisions)) if p.apply and decisions else None
         jobs = [
             PassJob(
@@ -259,9 +289,36 @@ def _mix_shard(job: tuple) -> dict[str, dict[str, int]]:
 def curate(
     recipe: Recipe, out: Path | str | None = None, executor: str | None = None, workers: int | None = None
 ) -> dict[str, Any]:
-    """Run the recipe's curation; returns the manifest (also written to OUT/manifest.json)."""
-    t_start = time.perf_counter()
+    """Run the recipe's curation; returns the manifest (also written to OUT/manifest.json).
+
+    The output directory is locked for the run: a second run into it fails at once, naming the holder.
+    """
     out_dir = recipe.output_dir(out)
+    _check_out_dir(out_dir)
+    with run_lock(out_dir):
+        return _curate(recipe, out_dir, executor, workers)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    for p in (out_dir, *out_dir.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise UserError(f"--out {out_dir}: {p} is a file, not a directory; choose a directory")
+            if not os.access(p, os.W_OK | os.X_OK) and p == out_dir:
+                raise UserError(f"--out {out_dir}: not writable; choose a directory you can write to")
+            break
+
+
+def _collect_garbage(work: Path, used: list[Path]) -> None:
+    """Remove read and pass folders of earlier runs (other recipes or code): the current ones are the cache."""
+    keep = {p.name for p in used}
+    for d in work.iterdir():
+        if d.is_dir() and d.name.startswith(("read-", "pass")) and d.name not in keep:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | None) -> dict[str, Any]:
+    t_start = time.perf_counter()
     work = out_dir / "_work"
     plan = make_plan(recipe, workdir=work / "steps")
     kind = executor or recipe.execution.executor
@@ -273,12 +330,17 @@ def curate(
         t0 = time.perf_counter()
         shards, read_dir, read_results = _read_phase(plan, inputs, work, ex)
         timings["read"] = time.perf_counter() - t0
+        for entry, res in zip(inputs, read_results, strict=True):  # the bytes actually read
+            if (res["bytes"], res["xxh3_128"]) != (entry["bytes"], entry["xxh3_128"]):
+                entry["changed_while_read"] = {"bytes": entry["bytes"], "xxh3_128": entry["xxh3_128"]}
+            entry.update(bytes=res["bytes"], xxh3_128=res["xxh3_128"])
         dup_path = _duplicate_ids(shards, read_dir)
         if dup_path is not None:
             shards = _drop_duplicate_ids(shards, dup_path, read_dir)
         t0 = time.perf_counter()
         read_key = read_dir.name.removeprefix("read-")
-        finals, reject_files, funnel, step_reports = _run_passes(plan, shards, read_key, work, ex)
+        used = [read_dir]
+        finals, reject_files, funnel, step_reports = _run_passes(plan, shards, read_key, work, ex, used)
         timings["steps"] = time.perf_counter() - t0
         for d in ("curated", "rejects"):
             if (out_dir / d).exists():
@@ -338,6 +400,7 @@ def curate(
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     write_manifest(out_dir, manifest)
+    _collect_garbage(work, used)
     console.print(
         f"[green]curated[/] {manifest['curated']['docs']:,} kept, {manifest['rejected']:,} rejected "
         f"→ {out_dir}",

@@ -14,6 +14,7 @@ import polars as pl
 
 from curation.io.files import expand_paths, infer_format
 from curation.io.records import READERS
+from curation.io.streams import RawFile
 from curation.steps.base import BASE_SCHEMA, REJECT, GlobalStep
 from curation.steps.registry import build_steps
 from curation.tokens import check_tokenizer
@@ -65,12 +66,13 @@ def _check_source_fields(recipe: Recipe, name: str, fmt: str, files: list[Path])
     for f in files:
         fields: set[str] = set()
         seen = 0
-        for rec in READERS[fmt](f, encoding=src.encoding):
-            if rec.data is not None:
-                seen += 1
-                fields.update(rec.data)
-            if seen >= PEEK_RECORDS:
-                break
+        with RawFile(f) as raw:
+            for rec in READERS[fmt](raw, encoding=src.encoding):
+                if rec.data is not None:
+                    seen += 1
+                    fields.update(rec.data)
+                if seen >= PEEK_RECORDS:
+                    break
         if seen == 0:
             continue  # empty or unreadable: quarantined at read time, with its reason
         for key, field in (("text", src.text), ("id", src.id)):
