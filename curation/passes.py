@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import polars as pl
 
 from curation.io.writers import empty_rejects, to_rejects, write_parquet
 from curation.steps.base import REJECT
+from curation.steps.invariants import StepInvariantError, check_step
 from curation.tokens import count_expr
 from mixloom.manifest import write_json_atomic
 
@@ -62,6 +64,14 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
+def _guarded(label: str, run: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """A step's failure on real data (a SQL or Polars expression that fails at run time) names the step."""
+    try:
+        return run()
+    except (ValueError, pl.exceptions.PolarsError) as e:
+        raise StepInvariantError(f"step {label} failed: {str(e).splitlines()[0][:500]}") from None
+
+
 def run_pass(job: PassJob) -> dict[str, Any]:
     out = Path(job.out_dir)
     done = out / f"{job.shard}.done.json"
@@ -84,7 +94,8 @@ def run_pass(job: PassJob) -> dict[str, Any]:
         replaced = [c for c in dec.columns if c != "id" and c in df.columns]
         marked = df.drop(replaced).join(dec, on="id", how="left")
         if step is not None and hasattr(step, "apply"):
-            marked = step.apply(marked, Path(decisions))
+            marked = _guarded(label, lambda: step.apply(marked, Path(decisions)))
+        check_step(label, before, marked)
         kept, rej = _split(marked, label)
         if step is not None and getattr(step, "modifies_text", False):
             kept = kept.with_columns(count_expr(job.tokenizer).alias("tokens"))
@@ -95,7 +106,8 @@ def run_pass(job: PassJob) -> dict[str, Any]:
     for (label, _), step in zip(job.steps, cached, strict=False):
         t0 = time.perf_counter()
         before = df
-        res = step.process(df)
+        res = _guarded(label, lambda: step.process(df))  # noqa: B023 - called at once
+        check_step(label, before, res)
         kept, rej = _split(res, label)
         if step.modifies_text:
             kept = kept.with_columns(count_expr(job.tokenizer).alias("tokens"))

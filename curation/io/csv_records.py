@@ -78,16 +78,23 @@ def _records(feed: _Feed) -> Iterator[tuple[int, list[str] | None, str | None, s
         except csv.Error as e:
             if "unexpected end of data" in str(e):
                 yield from _unterminated(feed)
+            elif len(feed.record) > 1:  # a quote ran over line ends into later rows: give those rows back
+                yield from _unterminated(
+                    feed, "malformed CSV", f"{e} (in a quoted field opened on this line)"
+                )
             else:
                 yield feed.record[0][0], None, "malformed CSV", str(e)
         except _BadBytes as e:
             yield feed.record[0][0], None, f"invalid {feed.encoding}", e.detail
 
 
-def _unterminated(feed: _Feed) -> Iterator[tuple[int, None, str, str]]:
+def _unterminated(
+    feed: _Feed, reason: str = "unterminated quoted field", detail: str = ""
+) -> Iterator[tuple[int, None, str, str]]:
+    """Quarantine the record's first line; the lines it swallowed are parsed again."""
     (first, _), *rest = feed.record
     feed.replay.extendleft(reversed(rest))
-    yield first, None, "unterminated quoted field", f"a quote opened on line {first} is never closed"
+    yield first, None, reason, detail or f"a quote opened on line {first} is never closed"
 
 
 def read_csv(
