@@ -27,12 +27,6 @@ class _Unterminated(Exception):
     pass
 
 
-class _BadBytes(Exception):
-    def __init__(self, lineno: int, detail: str, raw: bytes):
-        super().__init__(detail)
-        self.lineno, self.detail, self.raw = lineno, detail, raw
-
-
 class _Feed:
     """The decoded physical lines handed to `csv.reader`, remembering those of the record being parsed."""
 
@@ -41,6 +35,7 @@ class _Feed:
         self.replay: deque[tuple[int, bytes]] = deque()  # lines to parse again after an unterminated quote
         self.record: list[tuple[int, bytes]] = []  # lines consumed for the current record
         self.size = 0
+        self.corrupt: CorruptInput | None = None
 
     def start(self) -> None:
         self.record, self.size = [], 0
@@ -49,15 +44,29 @@ class _Feed:
         return self
 
     def __next__(self) -> str:
-        lineno, raw = self.replay.popleft() if self.replay else next(self.source)
+        if self.replay:
+            lineno, raw = self.replay.popleft()
+        else:
+            try:
+                lineno, raw = next(self.source)
+            except CorruptInput as e:  # the data ends here: finish the records before it, then report it
+                self.corrupt = e
+                raise StopIteration from None
         self.record.append((lineno, raw))
         self.size += len(raw)
         if self.size > self.limit:
             raise _Unterminated
-        try:
-            return raw.decode(self.encoding) + "\n"
-        except UnicodeDecodeError as e:
-            raise _BadBytes(lineno, f"at byte {e.start} of line {lineno}", raw) from None
+        # undecodable bytes become lone surrogates, so the record's boundaries stay exact; the record that
+        # holds them is quarantined once it is complete
+        return raw.decode(self.encoding, errors="surrogateescape") + "\n"
+
+
+def _undecodable(row: list[str], encoding: str) -> str | None:
+    try:
+        "\x1f".join(row).encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"invalid {encoding} byte 0x{ord(e.object[e.start]) - 0xDC00:02x} in the record"
+    return None
 
 
 def _records(feed: _Feed) -> Iterator[tuple[int, list[str] | None, str | None, str | None]]:
@@ -68,7 +77,11 @@ def _records(feed: _Feed) -> Iterator[tuple[int, list[str] | None, str | None, s
             while True:
                 feed.start()
                 row = next(reader)
-                yield feed.record[0][0], row, None, None
+                bad = _undecodable(row, feed.encoding)
+                if bad is None:
+                    yield feed.record[0][0], row, None, None
+                else:
+                    yield feed.record[0][0], None, f"invalid {feed.encoding}", bad
         except StopIteration:
             if not feed.record:
                 return
@@ -84,8 +97,6 @@ def _records(feed: _Feed) -> Iterator[tuple[int, list[str] | None, str | None, s
                 )
             else:
                 yield feed.record[0][0], None, "malformed CSV", str(e)
-        except _BadBytes as e:
-            yield feed.record[0][0], None, f"invalid {feed.encoding}", e.detail
 
 
 def _unterminated(
@@ -132,4 +143,6 @@ def read_csv(
             else:
                 yield Rec(loc, dict(zip(header, row, strict=True)))
     except CorruptInput as e:
-        yield corrupt_rec(e, n)
+        feed.corrupt = e
+    if feed.corrupt is not None:
+        yield corrupt_rec(feed.corrupt, n)
