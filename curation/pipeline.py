@@ -130,8 +130,57 @@ def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[di
             )
     groups = [ReadGroup(stem, str(out), tuple(tasks[i] for i in idx)) for stem, idx in _groups(plan, inputs)]
     results = ex.map(read_group, groups, desc="read")
-    shards = [{"path": str(out / f"{sh['name']}.parquet"), **sh} for res in results for sh in res["shards"]]
+    shards = [
+        {"path": str(out / f"{sh['name']}.parquet"), "source": g.files[0].source, **sh}
+        for g, res in zip(groups, results, strict=True)
+        for sh in res["shards"]
+    ]
+    shards = _pack(shards, out, ex, r.execution.shard_docs, r.execution.shard_bytes)
     return shards, out, [f for res in results for f in res["files"]]
+
+
+def _pack(shards: list[dict], out: Path, ex, max_docs: int, max_bytes: int) -> list[dict]:
+    """Consecutive shards of a source that fit together become one: the shard count (and so every later file
+    count) follows `shard_docs`/`shard_bytes`, not the number of input files or read groups."""
+    packs: list[list[dict]] = []
+    for sh in shards:
+        cur = packs[-1] if packs else []
+        if (
+            cur
+            and cur[0]["source"] == sh["source"]
+            and sum(c["docs"] for c in cur) + sh["docs"] <= max_docs
+            and sum(c.get("bytes", 0) for c in cur) + sh.get("bytes", 0) <= max_bytes
+        ):
+            cur.append(sh)
+        else:
+            packs.append([sh])
+    merged = [p for p in packs if len(p) > 1]
+    jobs = [(str(out / "packs" / f"{p[0]['name']}.parquet"), [s["path"] for s in p]) for p in merged]
+    ex.map(_concat_shards, jobs, desc="pack")
+    return [
+        p[0]
+        if len(p) == 1
+        else {
+            "name": p[0]["name"],
+            "path": str(out / "packs" / f"{p[0]['name']}.parquet"),
+            "source": p[0]["source"],
+            **{k: sum(s.get(k, 0) for s in p) for k in ("docs", "tokens", "bytes")},
+        }
+        for p in packs
+    ]
+
+
+def _rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.read_metadata(path).num_rows
+
+
+def _concat_shards(job: tuple[str, list[str]]) -> str:
+    target, paths = job
+    if not Path(target).exists():  # written atomically: present means complete (resume)
+        write_parquet(pl.concat([pl.read_parquet(p) for p in paths]), Path(target))
+    return target
 
 
 def _duplicate_ids(shards: list[dict], out: Path) -> Path | None:
@@ -347,7 +396,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
                 shutil.rmtree(out_dir / d)
         for i, f in enumerate(finals):
             _link(f, out_dir / "curated" / f"part-{i:05d}.parquet")
-        read_rejects = sorted(read_dir.glob("*.rejects.parquet"))
+        read_rejects = [f for f in sorted(read_dir.glob("*.rejects.parquet")) if _rows(f)]  # no empty files
         for f in read_rejects + reject_files:
             _link(
                 f,
