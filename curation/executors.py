@@ -24,20 +24,21 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, driver: int) -> None:
     # One task per core: keep each worker's own thread pools from oversubscribing the machine.
     for var in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
         os.environ[var] = str(threads)
-    _die_with_parent()
+    _die_with_parent(driver)
 
 
-def _die_with_parent(poll_s: float = 0.5) -> None:
-    """Exit when the driver dies (even by SIGKILL): otherwise workers wait on their queue forever, holding
-    memory, and keep multiprocessing's resource tracker alive too (it exits once no process holds its pipe).
+def _die_with_parent(parent: int, poll_s: float = 0.5) -> None:
+    """Exit when the driver (pid `parent`) dies, even by SIGKILL: otherwise workers wait on their queue
+    forever, holding memory, and keep multiprocessing's resource tracker alive (it exits once no process holds
+    its pipe). The driver's pid comes from the driver: a worker still starting up when it died must not take
+    its new parent (init) for the driver.
 
     Linux: the kernel sends SIGKILL at once (PR_SET_PDEATHSIG). Everywhere: a thread polls the parent pid.
     """
-    parent = os.getppid()
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -87,7 +88,7 @@ class LocalExecutor:
                 max_workers=self.workers,
                 mp_context=mp.get_context("spawn"),
                 initializer=_worker_init,
-                initargs=(1,),
+                initargs=(1, os.getpid()),
             )
         return self._pool
 

@@ -26,10 +26,11 @@ from curation.io.writers import write_parquet, write_table
 from curation.mix import plan_mix
 from curation.passes import PassJob, run_pass
 from curation.plan import Plan, make_plan
+from curation.rundir import check_out_dir, collect_garbage
+from curation.shards import pack_shards, parquet_rows, read_groups
 from curation.splits import assign_splits
 from curation.steps.base import REJECT
 from curation.tokens import describe
-from mixloom.errors import UserError
 from mixloom.manifest import code_version, file_entry, package_versions, stable_hash, write_manifest
 from mixloom.progress import console
 from mixloom.recipe import Recipe
@@ -56,32 +57,6 @@ def _link(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
-
-
-GROUP_FILES = 1000  # files per read task at most: small files share shards; large ones get a task each
-
-
-def _groups(plan: Plan, inputs: list[dict]) -> list[tuple[str, list[int]]]:
-    """Consecutive files of a source → read groups (stem, input indices), bounded by file count and bytes.
-
-    Depends only on the recipe and the files, never on the worker count, so outputs stay byte-identical.
-    """
-    groups: list[tuple[str, list[int]]] = []
-    limit = plan.recipe.execution.shard_bytes
-    i = 0
-    for s in plan.sources:
-        cur: list[int] = []
-        size = 0
-        for _ in s.files:
-            if cur and (len(cur) >= GROUP_FILES or size + inputs[i]["bytes"] > limit):
-                groups.append((f"{s.name}-{len(groups):05d}", cur))
-                cur, size = [], 0
-            cur.append(i)
-            size += inputs[i]["bytes"]
-            i += 1
-        if cur:
-            groups.append((f"{s.name}-{len(groups):05d}", cur))
-    return groups
 
 
 def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[dict], Path, list[dict]]:
@@ -128,59 +103,17 @@ def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[di
                     stem="",
                 )
             )
-    groups = [ReadGroup(stem, str(out), tuple(tasks[i] for i in idx)) for stem, idx in _groups(plan, inputs)]
+    groups = [
+        ReadGroup(stem, str(out), tuple(tasks[i] for i in idx)) for stem, idx in read_groups(plan, inputs)
+    ]
     results = ex.map(read_group, groups, desc="read")
     shards = [
         {"path": str(out / f"{sh['name']}.parquet"), "source": g.files[0].source, **sh}
         for g, res in zip(groups, results, strict=True)
         for sh in res["shards"]
     ]
-    shards = _pack(shards, out, ex, r.execution.shard_docs, r.execution.shard_bytes)
+    shards = pack_shards(shards, out, ex, r.execution.shard_docs, r.execution.shard_bytes)
     return shards, out, [f for res in results for f in res["files"]]
-
-
-def _pack(shards: list[dict], out: Path, ex, max_docs: int, max_bytes: int) -> list[dict]:
-    """Consecutive shards of a source that fit together become one: the shard count (and so every later file
-    count) follows `shard_docs`/`shard_bytes`, not the number of input files or read groups."""
-    packs: list[list[dict]] = []
-    for sh in shards:
-        cur = packs[-1] if packs else []
-        if (
-            cur
-            and cur[0]["source"] == sh["source"]
-            and sum(c["docs"] for c in cur) + sh["docs"] <= max_docs
-            and sum(c.get("bytes", 0) for c in cur) + sh.get("bytes", 0) <= max_bytes
-        ):
-            cur.append(sh)
-        else:
-            packs.append([sh])
-    merged = [p for p in packs if len(p) > 1]
-    jobs = [(str(out / "packs" / f"{p[0]['name']}.parquet"), [s["path"] for s in p]) for p in merged]
-    ex.map(_concat_shards, jobs, desc="pack")
-    return [
-        p[0]
-        if len(p) == 1
-        else {
-            "name": p[0]["name"],
-            "path": str(out / "packs" / f"{p[0]['name']}.parquet"),
-            "source": p[0]["source"],
-            **{k: sum(s.get(k, 0) for s in p) for k in ("docs", "tokens", "bytes")},
-        }
-        for p in packs
-    ]
-
-
-def _rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return pq.read_metadata(path).num_rows
-
-
-def _concat_shards(job: tuple[str, list[str]]) -> str:
-    target, paths = job
-    if not Path(target).exists():  # written atomically: present means complete (resume)
-        write_parquet(pl.concat([pl.read_parquet(p) for p in paths]), Path(target))
-    return target
 
 
 def _duplicate_ids(shards: list[dict], out: Path) -> Path | None:
@@ -343,27 +276,9 @@ def curate(
     The output directory is locked for the run: a second run into it fails at once, naming the holder.
     """
     out_dir = recipe.output_dir(out)
-    _check_out_dir(out_dir)
+    check_out_dir(out_dir)
     with run_lock(out_dir):
         return _curate(recipe, out_dir, executor, workers)
-
-
-def _check_out_dir(out_dir: Path) -> None:
-    for p in (out_dir, *out_dir.parents):
-        if p.exists():
-            if not p.is_dir():
-                raise UserError(f"--out {out_dir}: {p} is a file, not a directory; choose a directory")
-            if not os.access(p, os.W_OK | os.X_OK) and p == out_dir:
-                raise UserError(f"--out {out_dir}: not writable; choose a directory you can write to")
-            break
-
-
-def _collect_garbage(work: Path, used: list[Path]) -> None:
-    """Remove read and pass folders of earlier runs (other recipes or code): the current ones are the cache."""
-    keep = {p.name for p in used}
-    for d in work.iterdir():
-        if d.is_dir() and d.name.startswith(("read-", "pass")) and d.name not in keep:
-            shutil.rmtree(d, ignore_errors=True)
 
 
 def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | None) -> dict[str, Any]:
@@ -396,7 +311,10 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
                 shutil.rmtree(out_dir / d)
         for i, f in enumerate(finals):
             _link(f, out_dir / "curated" / f"part-{i:05d}.parquet")
-        read_rejects = [f for f in sorted(read_dir.glob("*.rejects.parquet")) if _rows(f)]  # no empty files
+        all_read_rejects = sorted(read_dir.glob("*.rejects.parquet"))
+        read_rejects = [f for f in all_read_rejects if parquet_rows(f)]  # no empty files...
+        if not read_rejects and not reject_files:
+            read_rejects = all_read_rejects[:1]  # ...but one, so rejects/ always has the schema
         for f in read_rejects + reject_files:
             _link(
                 f,
@@ -449,7 +367,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     write_manifest(out_dir, manifest)
-    _collect_garbage(work, used)
+    collect_garbage(work, used)
     console.print(
         f"[green]curated[/] {manifest['curated']['docs']:,} kept, {manifest['rejected']:,} rejected "
         f"→ {out_dir}",

@@ -221,9 +221,7 @@ def read_group(g: ReadGroup) -> dict[str, Any]:
     for k, t in enumerate(g.files):
         f = files[k]
         with RawFile(t.path) as raw:
-            for rec in READERS[t.fmt](
-                raw, encoding=t.encoding, split_on=t.split_on, max_record_bytes=2 * t.max_doc_bytes + 4096
-            ):
+            for rec in READERS[t.fmt](raw, encoding=t.encoding, split_on=t.split_on):
                 f["records"] += 1
                 doc, rej = _doc_of(t, rec)
                 if rej is not None:

@@ -59,7 +59,10 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the workers")
-def test_driver_sigkill_leaves_no_worker_alive(tmp_path):
+@pytest.mark.parametrize("when", ["starting", "working"])
+def test_driver_sigkill_leaves_no_worker_alive(tmp_path, when):
+    """`starting`: killed while workers still import (they must not take init for their driver);
+    `working`: killed once read tasks have finished, with workers busy or waiting for more."""
     src = tmp_path / "src"
     src.mkdir()
     for i in range(6):
@@ -81,7 +84,12 @@ def test_driver_sigkill_leaves_no_worker_alive(tmp_path):
             break
         time.sleep(0.05)
     assert driver.poll() is None and len(kids) >= 3, "the run finished before its workers could be seen"
-    time.sleep(0.5)
+    if when == "working":
+        while driver.poll() is None and not list((tmp_path / "out" / "_work").glob("read-*/*.done.json")):
+            time.sleep(0.02)
+    else:
+        time.sleep(0.3)
+    assert driver.poll() is None, "the run finished before it could be killed"
     kids = _children(driver.pid)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
