@@ -99,6 +99,14 @@ def build(d: Path) -> tuple[dict, dict[str, int]]:
     (d / "hostile.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     expected["hostile.jsonl"] = len(lines)
 
+    # -- JSON array: one bad entry does not take the file with it; a too-deep file is one reject -------
+    (d / "array.json").write_text(
+        '[{"text": "fine entry"}, {"text": "lone \\ud800"}, 5, {"text": "also fine"}]'
+    )
+    expected["array.json"] = 4
+    (d / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    expected["deep.json"] = 1
+
     # -- CSV: a 150 KB field, an unterminated quote, a BOM header -------------------------------------
     rows = [("1", "short one"), ("2", "x" * 150_000), ("3", 'a "quoted" word, and a comma')]
     body = "".join(f'{i},"{t.replace(chr(34), chr(34) * 2)}"\r\n' for i, t in rows)
@@ -123,6 +131,7 @@ def build(d: Path) -> tuple[dict, dict[str, int]]:
 
     sources = {
         "jl": {"path": str(d / "*.jsonl*"), "format": "jsonl", "domain": "a"},
+        "arr": {"path": str(d / "*.json"), "format": "json", "domain": "a"},
         "csv": {"path": str(d / "*.csv"), "format": "csv", "text": "text", "domain": "a"},
         "lines": {"path": str(d / "lines.txt"), "format": "text", "split_on": "line", "domain": "b"},
         "paras": {"path": str(d / "crlf.txt"), "format": "text", "split_on": "blank_line", "domain": "b"},

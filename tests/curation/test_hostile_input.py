@@ -55,6 +55,9 @@ def test_bad_input_corpus_every_record_kept_or_rejected_once(tmp_path, capsys):
     assert reasons["in/hostile.jsonl:5"] == "JSON value out of range"
     assert reasons["in/unterminated.csv:3"] == "malformed CSV"
     assert reasons["in/corrupt.parquet:1"] == "unreadable Parquet file"
+    assert reasons["in/array.json:2"] == "lone surrogate in a JSON string"
+    assert reasons["in/array.json:3"] == "entry is not an object"
+    assert reasons["in/deep.json:1"] == "unreadable JSON file"
     for kind in ("gz", "xz", "zst", "bz2"):
         (origin,) = [o for o in reasons if f"trunc.jsonl.{kind}:" in o]
         assert reasons[origin] == "truncated compressed file"
@@ -217,6 +220,20 @@ def test_user_mistakes_are_one_line_exit_2(case, tmp_path, capsys):
     assert rc == 2, err
     assert needle in err and "Traceback" not in err
     assert len([ln for ln in err.splitlines() if ln.strip() and not ln.startswith("  ")]) == 1, err
+
+
+def test_source_filter_failing_on_a_later_file_names_source_and_file(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jsonl").write_text(json.dumps({"text": "first file", "kind": "a"}) + "\n")
+    (src / "b.jsonl").write_text(json.dumps({"text": "no kind field here"}) + "\n")
+    recipe = _recipe(
+        tmp_path, {"sources": {"s": {"path": str(src), "domain": "d", "polars": "pl.col('kind') == 'a'"}}}
+    )
+    assert main(["validate", str(recipe)]) == 0  # the first file's records have the column
+    rc = main(["curate", str(recipe), "--out", str(tmp_path / "out"), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "sources.s.polars failed on" in err and "b.jsonl" in err and "Traceback" not in err
 
 
 def test_out_pointing_at_a_file(tmp_path, capsys):
