@@ -202,3 +202,17 @@ def test_disk_full_is_one_line_and_the_rerun_is_identical(tmp_path):
         assert _digest(out) == _digest(clean) and len(_digest(clean)) > 5
         m = json.loads((out / "manifest.json").read_text())
         assert m["curated"]["docs"] == json.loads((clean / "manifest.json").read_text())["curated"]["docs"]
+
+
+def test_superseded_work_folders_are_removed(tmp_path):
+    """Four runs with different steps into one directory: `_work/` holds the last run's folders only."""
+    out = tmp_path / "out"
+    for k in range(4):
+        recipe = _recipe(
+            tmp_path, {"sources": {"fiqa": FIQA}, "steps": [{"sql": f"length(text) >= {10 + k}"}]}
+        )
+        assert main(["curate", str(recipe), "--out", str(out)]) == 0
+        dirs = sorted(d.name for d in (out / "_work").iterdir() if d.name.startswith(("read-", "pass")))
+        assert len([d for d in dirs if d.startswith("read-")]) == 1 and len(dirs) == 2, dirs
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["curated"]["docs"] + m["rejected"] == m["read"]["records"]
