@@ -84,6 +84,7 @@ def input_file(draw, index: int) -> tuple[str, bytes, dict]:
             body.insert(draw(st.sampled_from(starts)) + 2, ord('"'))  # opens a quote that never closes
         elif op == "crlf":
             body = bytearray(bytes(body).replace(b"\n", b"\r\n"))
+            header += 1 if header else 0  # the header line (kept intact: it names the fields) grew by its \r
         elif op == "blank":
             body.extend(b"\n\n")
         elif op == "cut" and len(body) > header:
