@@ -10,12 +10,13 @@ from mixloom.errors import UserError
 
 
 def check_out_dir(out_dir: Path) -> None:
+    """The output directory, or the nearest folder above it that exists, must be a directory we can write."""
     for p in (out_dir, *out_dir.parents):
         if p.exists():
             if not p.is_dir():
                 raise UserError(f"--out {out_dir}: {p} is a file, not a directory; choose a directory")
-            if not os.access(p, os.W_OK | os.X_OK) and p == out_dir:
-                raise UserError(f"--out {out_dir}: not writable; choose a directory you can write to")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise UserError(f"--out {out_dir}: {p} is not writable; choose a directory you can write to")
             break
 
 

@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         if abort and isinstance(e, abort):
             return 1
         msg = disk_full(e)
+        if msg is None and isinstance(e, PermissionError):
+            msg = f"permission denied: {e.filename or e}; fix the permissions or choose another path"
         if msg is not None:
             console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
             return 2

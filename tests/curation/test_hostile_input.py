@@ -281,3 +281,33 @@ def test_version():
     from mixloom import __version__
 
     assert p.returncode == 0 and p.stdout.strip() == f"mixloom {__version__}"
+
+
+def test_out_in_an_unwritable_directory_is_one_line():
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        d.chmod(0o755)
+        locked = d / "locked"
+        locked.mkdir(mode=0o555)
+        (d / "a.jsonl").write_bytes(jsonl_bytes(2))
+        recipe = _recipe(d, {"sources": {"a": {"path": str(d / "a.jsonl"), "domain": "d"}}})
+        recipe.chmod(0o644)
+        (d / "a.jsonl").chmod(0o644)
+        p = subprocess.run(
+            [
+                *_as_unprivileged(),
+                sys.executable,
+                "-m",
+                "mixloom.cli",
+                "curate",
+                str(recipe),
+                "--out",
+                str(locked / "run"),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "MIXLOOM_QUIET": "1", "HOME": str(d)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert p.returncode == 2 and "is not writable" in p.stderr and "Traceback" not in p.stderr, p.stderr
