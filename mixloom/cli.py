@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
             return 2
         raise
-    return rc if isinstance(rc, int) else 0
+    return rc if isinstance(rc, int) and not isinstance(rc, bool) else 0  # typer.Exit(code) comes back here
 
 
 if __name__ == "__main__":
