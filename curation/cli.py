@@ -14,7 +14,7 @@ def curate_cmd(
     recipe: Annotated[Path, typer.Argument(help="recipe YAML")],
     out: Annotated[Path | None, typer.Option(help="output directory (default: the recipe's output)")] = None,
     executor: Annotated[str | None, typer.Option(help="local or ray")] = None,
-    workers: Annotated[int | None, typer.Option(help="parallel workers")] = None,
+    workers: Annotated[int | None, typer.Option(help="parallel workers", min=1)] = None,
 ) -> None:
     """Run the curation stage: read, filter, dedup, mix and split."""
     from curation.pipeline import curate

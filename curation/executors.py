@@ -6,7 +6,12 @@ reduce and the outputs never depend on which worker finished first. Both executo
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -19,10 +24,37 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _worker_init(threads: int) -> None:
+def _worker_init(threads: int, driver: int) -> None:
     # One task per core: keep each worker's own thread pools from oversubscribing the machine.
     for var in ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
         os.environ[var] = str(threads)
+    _die_with_parent(driver)
+
+
+def _die_with_parent(parent: int, poll_s: float = 0.5) -> None:
+    """Exit when the driver (pid `parent`) dies, even by SIGKILL: otherwise workers wait on their queue
+    forever, holding memory, and keep multiprocessing's resource tracker alive (it exits once no process holds
+    its pipe). The driver's pid comes from the driver: a worker still starting up when it died must not take
+    its new parent (init) for the driver.
+
+    Linux: the kernel sends SIGKILL at once (PR_SET_PDEATHSIG). Everywhere: a thread polls the parent pid.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="mixloom-parent-watch", daemon=True).start()
 
 
 @dataclass
@@ -56,7 +88,7 @@ class LocalExecutor:
                 max_workers=self.workers,
                 mp_context=mp.get_context("spawn"),
                 initializer=_worker_init,
-                initargs=(1,),
+                initargs=(1, os.getpid()),
             )
         return self._pool
 

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import polars as pl
 from curation.io.writers import empty_rejects, to_rejects, write_parquet
 from curation.plan import PlannedStep
 from curation.steps.base import REJECT
+from curation.steps.invariants import StepInvariantError, check_step
 from curation.tokens import count_expr
 from mixloom.manifest import atomic_path, write_json_atomic
 
@@ -71,6 +73,14 @@ def _link_or_copy(src: Path, dst: Path) -> None:
             shutil.copyfile(src, tmp)
 
 
+def _guarded(label: str, run: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """A step's failure on real data (a SQL or Polars expression that fails at run time) names the step."""
+    try:
+        return run()
+    except (ValueError, pl.exceptions.PolarsError) as e:
+        raise StepInvariantError(f"step {label} failed: {str(e).splitlines()[0][:500]}") from None
+
+
 def run_pass(job: PassJob) -> dict[str, Any]:
     out = Path(job.out_dir)
     done = out / f"{job.shard}.done.json"
@@ -92,7 +102,8 @@ def run_pass(job: PassJob) -> dict[str, Any]:
         # step's columns of the same name replace an earlier one's
         replaced = [c for c in dec.columns if c != "id" and c in df.columns]
         marked = df.drop(replaced).join(dec, on="id", how="left")
-        marked = step.apply(marked, job.apply.artifacts)
+        marked = _guarded(label, lambda: step.apply(marked, job.apply.artifacts))
+        check_step(label, before, marked)
         kept, rej = _split(marked, label)
         if step.modifies_text:
             kept = kept.with_columns(count_expr(job.tokenizer).alias("tokens"))
@@ -104,7 +115,8 @@ def run_pass(job: PassJob) -> dict[str, Any]:
         label = planned.label
         t0 = time.perf_counter()
         before = df
-        res = step.process(df)
+        res = _guarded(label, lambda: step.process(df))  # noqa: B023 - called at once
+        check_step(label, before, res)
         kept, rej = _split(res, label)
         if step.modifies_text:
             kept = kept.with_columns(count_expr(job.tokenizer).alias("tokens"))

@@ -23,11 +23,13 @@ import polars as pl
 from curation.accounting import check_accounting
 from curation.augment.phase import AUGMENT_STEP, ORPHAN_STEP, augment_phase, augment_report, drop_orphans
 from curation.executors import make_executor
-from curation.io.readers import ReadTask, read_file
+from curation.io.readers import ReadGroup, ReadTask, read_group
 from curation.io.writers import write_parquet, write_table
 from curation.mix import plan_mix
 from curation.passes import Applied, PassJob, run_pass
 from curation.plan import Plan, PlannedStep, make_plan
+from curation.rundir import check_out_dir, collect_garbage
+from curation.shards import pack_shards, parquet_rows, read_groups
 from curation.splits import assign_splits
 from curation.steps.base import REJECT
 from curation.tokens import describe
@@ -42,6 +44,7 @@ from mixloom.manifest import (
 )
 from mixloom.progress import console
 from mixloom.recipe import Recipe
+from mixloom.runlock import run_lock
 
 PACKAGES = [
     "mixloom",
@@ -67,6 +70,7 @@ def _link(src: Path, dst: Path) -> None:
 
 
 def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[dict], Path, list[dict]]:
+    """Read every file; returns the shards, the read folder and one result per input file (in input order)."""
     r = plan.recipe
     key = stable_hash(
         {
@@ -82,7 +86,7 @@ def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[di
     tasks = []
     for s in plan.sources:
         src = r.sources[s.name]
-        for i, f in enumerate(s.files):
+        for f in s.files:
             try:
                 rel = str(f.relative_to(r.root))
             except ValueError:
@@ -106,31 +110,37 @@ def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[di
                     shard_bytes=r.execution.shard_bytes,
                     tokenizer=plan.tokenizer,
                     out_dir=str(out),
-                    stem=f"{s.name}-{i:05d}",
+                    stem="",
                 )
             )
-    results = ex.map(read_file, tasks, desc="read")
+    groups = [
+        ReadGroup(stem, str(out), tuple(tasks[i] for i in idx)) for stem, idx in read_groups(plan, inputs)
+    ]
+    results = ex.map(read_group, groups, desc="read")
     shards = [
-        {"name": sh["name"], "path": str(out / f"{sh['name']}.parquet"), **sh}
-        for res in results
+        {"path": str(out / f"{sh['name']}.parquet"), "source": g.files[0].source, **sh}
+        for g, res in zip(groups, results, strict=True)
         for sh in res["shards"]
     ]
-    return shards, out, results
+    shards = pack_shards(shards, out, ex, r.execution.shard_docs, r.execution.shard_bytes)
+    return shards, out, [f for res in results for f in res["files"]]
 
 
 def _duplicate_ids(shards: list[dict], out: Path) -> Path | None:
     """Ids must be unique: later repeats of a source's id field are rejected (reason `duplicate id`)."""
     if not shards:
         return None
+    # one eager read of the id column per shard: linear in the shard count (a concat of thousands of lazy
+    # scans was superlinear to plan)
     ids = pl.concat(
         [
-            pl.scan_parquet(s["path"])
-            .select("id")
-            .with_columns(pl.lit(k).alias("_shard"))
-            .with_row_index("_row")
+            pl.read_parquet(s["path"], columns=["id"]).with_columns(
+                pl.lit(k, dtype=pl.Int64).alias("_shard"),
+                pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+            )
             for k, s in enumerate(shards)
         ]
-    ).collect()
+    )
     dups = ids.filter(pl.col("id").is_duplicated())
     if dups.is_empty():
         return None
@@ -143,7 +153,7 @@ def _duplicate_ids(shards: list[dict], out: Path) -> Path | None:
 
 
 def _run_passes(
-    plan: Plan, shards: list[dict], read_key: str, work: Path, ex
+    plan: Plan, shards: list[dict], read_key: str, work: Path, ex, used: list[Path] | None = None
 ) -> tuple[list[Path], list[Path], dict, dict]:
     """Run every pass; returns the final shard files, all reject files, the per-step funnel and the reduce reports."""
     funnel: dict[str, dict[str, Any]] = {}
@@ -162,6 +172,8 @@ def _run_passes(
         key = stable_hash({**parts, "fingerprints": prints} if prints else parts)
         out = work / f"pass{p.index}-{key}"
         out.mkdir(parents=True, exist_ok=True)
+        if used is not None:
+            used.append(out)
         jobs = [
             PassJob(
                 shard=n,
@@ -286,9 +298,18 @@ def _mix_shard(job: tuple) -> dict[str, dict[str, int]]:
 def curate(
     recipe: Recipe, out: Path | str | None = None, executor: str | None = None, workers: int | None = None
 ) -> dict[str, Any]:
-    """Run the recipe's curation; returns the manifest (also written to OUT/manifest.json)."""
-    t_start = time.perf_counter()
+    """Run the recipe's curation; returns the manifest (also written to OUT/manifest.json).
+
+    The output directory is locked for the run: a second run into it fails at once, naming the holder.
+    """
     out_dir = recipe.output_dir(out)
+    check_out_dir(out_dir)
+    with run_lock(out_dir):
+        return _curate(recipe, out_dir, executor, workers)
+
+
+def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | None) -> dict[str, Any]:
+    t_start = time.perf_counter()
     layout = RunLayout(out_dir)
     work = layout.work
     plan = make_plan(recipe, workdir=work / "steps", run_dir=out_dir)
@@ -301,6 +322,10 @@ def curate(
         t0 = time.perf_counter()
         shards, read_dir, read_results = _read_phase(plan, inputs, work, ex)
         timings["read"] = time.perf_counter() - t0
+        for entry, res in zip(inputs, read_results, strict=True):  # the bytes actually read
+            if (res["bytes"], res["xxh3_128"]) != (entry["bytes"], entry["xxh3_128"]):
+                entry["changed_while_read"] = {"bytes": entry["bytes"], "xxh3_128": entry["xxh3_128"]}
+            entry.update(bytes=res["bytes"], xxh3_128=res["xxh3_128"])
         dup_path = _duplicate_ids(shards, read_dir)
         if dup_path is not None:
             shards = _drop_duplicate_ids(shards, dup_path, read_dir)
@@ -309,7 +334,8 @@ def curate(
         shards, read_key, augmented, aug_row, aug_rejects = augment_phase(
             recipe, shards, read_key, work, plan.tokenizer, ex
         )
-        finals, reject_files, funnel, step_reports = _run_passes(plan, shards, read_key, work, ex)
+        used = [read_dir]
+        finals, reject_files, funnel, step_reports = _run_passes(plan, shards, read_key, work, ex, used)
         reject_files = aug_rejects + reject_files
         if augmented:
             funnel[AUGMENT_STEP] = aug_row
@@ -324,7 +350,10 @@ def curate(
                 shutil.rmtree(d)
         for i, f in enumerate(finals):
             _link(f, layout.curated / f"part-{i:05d}.parquet")
-        read_rejects = sorted(read_dir.glob("*.rejects.parquet"))
+        all_read_rejects = sorted(read_dir.glob("*.rejects.parquet"))
+        read_rejects = [f for f in all_read_rejects if parquet_rows(f)]  # no empty files...
+        if not read_rejects and not reject_files:
+            read_rejects = all_read_rejects[:1]  # ...but one, so rejects/ always has the schema
         for f in read_rejects + reject_files:
             name = f"{f.parent.name.split('-')[0]}-{f.name.removesuffix('.rejects.parquet')}.parquet"
             _link(f, layout.rejects / name)
@@ -377,6 +406,8 @@ def curate(
     }
     write_manifest(out_dir, manifest)
     check_accounting(layout, manifest)
+    if work.exists():  # a pii run removed it already
+        collect_garbage(work, used)
     console.print(
         f"[green]curated[/] {manifest['curated']['docs']:,} kept, {manifest['rejected']:,} rejected "
         f"→ {out_dir}",

@@ -14,13 +14,16 @@ import polars as pl
 
 from curation.io.files import expand_paths, infer_format
 from curation.io.records import READERS
+from curation.io.streams import RawFile
 from curation.steps.base import BASE_SCHEMA, REJECT, GlobalStep
+from curation.steps.invariants import RULE, identity_problem
 from curation.steps.registry import build_steps
 from curation.tokens import check_tokenizer
 from mixloom.errors import RecipeError
 from mixloom.recipe import Recipe
 
 PEEK_RECORDS = 100
+PEEK_FILES = 20
 
 
 @dataclass
@@ -79,31 +82,39 @@ class Plan:
         return [s.label for s in self.steps]
 
 
-def _check_source_fields(recipe: Recipe, name: str, fmt: str, files: list[Path]) -> None:
-    """Fail early when the text (or id) field appears in none of the first records of a file."""
+def _check_source_fields(recipe: Recipe, name: str, fmt: str, files: list[Path]) -> list[dict[str, Any]]:
+    """Fail early when the text (or id) field appears in none of the first records of a file.
+
+    Looks at the first `PEEK_FILES` files (a source of 10,000 small files is not read twice); returns the
+    records seen in the first readable one, for checking the source's own filters.
+    """
     src = recipe.sources[name]
-    if fmt == "text":
-        return
-    for f in files:
+    sample: list[dict[str, Any]] = []
+    for f in files[:PEEK_FILES]:
         fields: set[str] = set()
-        seen = 0
-        for rec in READERS[fmt](f, encoding=src.encoding):
-            if rec.data is not None:
-                seen += 1
-                fields.update(rec.data)
-            if seen >= PEEK_RECORDS:
-                break
-        if seen == 0:
+        records: list[dict[str, Any]] = []
+        with RawFile(f) as raw:
+            for rec in READERS[fmt](raw, encoding=src.encoding, split_on=src.split_on):
+                if rec.data is not None:
+                    records.append(rec.data)
+                    fields.update(rec.data)
+                if len(records) >= PEEK_RECORDS:
+                    break
+        if not records:
             continue  # empty or unreadable: quarantined at read time, with its reason
+        sample = sample or records
+        if fmt == "text":
+            continue
         for key, field in (("text", src.text), ("id", src.id)):
             if field and field not in fields:
                 shown = ", ".join(sorted(fields)[:20])
                 raise RecipeError(
                     str(recipe.path),
                     f"sources.{name}.{key}",
-                    f"field '{field}' is in none of the first {seen} records of {f}",
+                    f"field '{field}' is in none of the first {len(records)} records of {f}",
                     f"set sources.{name}.{key} to one of: {shown}",
                 )
+    return sample
 
 
 def _make_passes(steps: list[PlannedStep]) -> list[Pass]:
@@ -128,8 +139,11 @@ def dry_run(steps: list[PlannedStep], recipe: Recipe) -> None:
         step, where = ps.step, ps.where
         try:
             if hasattr(step, "process"):
-                df = step.process(df)
-                df = df.drop(REJECT, strict=False)
+                out = step.process(df)
+                problem = identity_problem(df, out)
+                if problem is not None:
+                    raise ValueError(f"{problem}; {RULE}")
+                df = out.drop(REJECT, strict=False)
             else:
                 step.map(df)
         except (ValueError, pl.exceptions.PolarsError) as e:
@@ -158,7 +172,10 @@ def make_plan(recipe: Recipe, workdir: Path | None = None, run_dir: Path | None 
             )
         if src.split_on != "none" and fmt != "text":
             raise RecipeError(rpath, f"sources.{name}.split_on", "split_on applies to format: text only")
-        _check_source_fields(recipe, name, fmt, files)
+        sample = _check_source_fields(recipe, name, fmt, files)
+        for key, q in (("sql", src.sql), ("polars", src.polars)):
+            if q:
+                _check_prefilter(rpath, f"sources.{name}.{key}", key, q, sample)
         sources.append(SourceFiles(name, fmt, files))
     try:
         tokenizer = check_tokenizer(recipe.mix.tokenizer if recipe.mix else "approx", recipe.root)
@@ -169,22 +186,30 @@ def make_plan(recipe: Recipe, workdir: Path | None = None, run_dir: Path | None 
         PlannedStep(i, next(iter(e)), e, s) for i, (e, s) in enumerate(zip(recipe.steps, built, strict=True))
     ]
     dry_run(steps, recipe)
-    for name, src in recipe.sources.items():
-        for key, q in (("sql", src.sql), ("polars", src.polars)):
-            if q:
-                _check_prefilter(rpath, f"sources.{name}.{key}", key, q)
     return Plan(recipe, sources, steps, _make_passes(steps), tokenizer)
 
 
-def _check_prefilter(rpath: str, where: str, kind: str, q: str) -> None:
+def _check_prefilter(rpath: str, where: str, kind: str, q: str, sample: list[dict[str, Any]]) -> None:
+    """Parse the source's filter, then run it on the first records: a typo'd column fails here, before work."""
     try:
+        raw = pl.from_dicts(sample, infer_schema_length=None, strict=False) if sample else None
         if kind == "sql":
-            from curation.steps.sql import check_syntax, where_to_query
+            from curation.steps.sql import check_syntax, run_query, where_to_query
 
             check_syntax(where_to_query(q))
+            if raw is not None:
+                run_query(where_to_query(q), raw)
         else:
             from curation.steps.polars_expr import compile_expr
 
-            compile_expr(q)
-    except ValueError as e:
-        raise RecipeError(rpath, where, str(e)) from None
+            expr = compile_expr(q)
+            if raw is not None:
+                raw.filter(expr)
+    except (ValueError, pl.exceptions.PolarsError) as e:
+        shown = ", ".join(sorted({k for r in sample for k in r})[:20])
+        raise RecipeError(
+            rpath,
+            where,
+            str(e).splitlines()[0][:500],
+            f"fields of the first records: {shown}" if shown else "",
+        ) from None

@@ -19,6 +19,7 @@ from mixloom.layout import RunLayout
 from mixloom.manifest import code_version, file_checksum, stable_hash, write_json_atomic
 from mixloom.progress import console
 from mixloom.recipe import Recipe
+from mixloom.runlock import run_lock
 
 
 @dataclass
@@ -117,9 +118,16 @@ def plan(recipe: Recipe, out: Path | None = None, force: bool = False) -> list[S
 def run_recipe(
     recipe: Recipe, out: Path | None = None, force: bool = False, only: list[str] | None = None
 ) -> dict[str, Any]:
-    """Run every stage of the recipe (or `only` these), skipping those whose cache key is unchanged."""
+    """Run every stage of the recipe (or `only` these), skipping those whose cache key is unchanged.
+
+    The run directory is locked for the whole run: a second `run` into it fails at once, naming the holder."""
     layout = RunLayout(recipe.output_dir(out))
     layout.root.mkdir(parents=True, exist_ok=True)
+    with run_lock(layout.root):
+        return _run(recipe, layout, force, only)
+
+
+def _run(recipe: Recipe, layout: RunLayout, force: bool, only: list[str] | None) -> dict[str, Any]:
     state = _read_state(layout)
     checksum = Checksums(state.setdefault("_files", {}))
     keys: dict[str, str] = {}

@@ -1,16 +1,10 @@
-"""Finding a source's files and opening them through their compression."""
+"""Finding a source's files: paths, globs and directories, with what cannot be read reported, never skipped."""
 
 from __future__ import annotations
 
-import bz2
 import glob
-import gzip
-import io
-import lzma
+import os
 from pathlib import Path
-from typing import BinaryIO
-
-import zstandard
 
 from mixloom.errors import RecipeError
 
@@ -59,11 +53,7 @@ def expand_paths(
                 )
             files.update(found)
         elif full.is_dir():
-            found = [
-                f
-                for f in full.rglob("*")
-                if f.is_file() and not f.name.startswith(".") and (fmt is None or infer_format(f) == fmt)
-            ]
+            found = [f for f in walk_dir(full, recipe, where) if fmt is None or infer_format(f) == fmt]
             if not found:
                 raise RecipeError(recipe, where, f"directory '{full}' holds no {fmt or 'readable'} files")
             files.update(found)
@@ -76,19 +66,55 @@ def expand_paths(
                 f"file not found: {full}",
                 "check the path; relative paths start at the recipe's base_dir",
             )
-    return sorted(f.resolve() for f in files)
+    resolved = sorted({f.resolve() for f in files})
+    for f in resolved:
+        check_readable(f, recipe, where)
+    return resolved
 
 
-def open_binary(path: Path) -> BinaryIO:
-    """Open a file for reading bytes, decompressing .gz/.zst/.bz2/.xz transparently (streaming)."""
-    name = path.name
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if name.endswith((".zst", ".zstd")):
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the reader's wrapper
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh, closefd=True))  # type: ignore[arg-type]
-    if name.endswith(".bz2"):
-        return bz2.open(path, "rb")  # type: ignore[return-value]
-    if name.endswith(".xz"):
-        return lzma.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")  # noqa: SIM115
+def walk_dir(root: Path, recipe: str, where: str) -> list[Path]:
+    """Every non-hidden file under `root`, following symlinked directories (each real directory once).
+
+    A directory that cannot be listed or a link that points nowhere is an error naming it: skipping it would
+    silently leave its files out of the run and out of the manifest's inputs.
+    """
+    found: list[Path] = []
+    seen: set[str] = set()
+
+    def fail(e: OSError) -> None:
+        raise RecipeError(
+            recipe,
+            where,
+            f"cannot read directory {e.filename}: {e.strerror}",
+            "fix its permissions, or list the readable paths explicitly",
+        )
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=fail, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a link back to a directory already walked (or a loop)
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            p = Path(dirpath) / name
+            if not p.exists():
+                raise RecipeError(
+                    recipe, where, f"broken link {p} -> {os.readlink(p)}", "remove or fix the link"
+                )
+            if p.is_file():
+                found.append(p)
+    return found
+
+
+def check_readable(path: Path, recipe: str, where: str) -> None:
+    """Open the file now: a permission problem is a recipe error before work, not a traceback mid-run."""
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as e:
+        raise RecipeError(
+            recipe, where, f"cannot read {path}: {e.strerror}", "fix its permissions or leave it out"
+        ) from None

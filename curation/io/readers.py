@@ -15,9 +15,11 @@ from typing import Any
 import polars as pl
 
 from curation.io.records import READERS, Rec
+from curation.io.streams import RawFile
 from curation.io.writers import REJECT_SCHEMA, write_parquet
 from curation.steps.base import BASE_SCHEMA, REJECT
 from curation.tokens import count_expr
+from mixloom.errors import UserError
 from mixloom.manifest import write_json_atomic
 
 
@@ -103,13 +105,17 @@ def _doc_of(t: ReadTask, rec: Rec) -> tuple[dict[str, Any] | None, dict[str, Any
         doc_id = local_id
     skip = {t.text_field, t.id_field} if t.fmt != "text" else {"text"}
     meta = {k: v for k, v in data.items() if k not in skip and (t.fields is None or k in t.fields)}
+    try:
+        meta_json = json.dumps(meta, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError) as e:
+        return None, _reject_row(t, local_id, rec.loc, "unserialisable fields", text[:200], str(e)[:200])
     return {
         "id": doc_id,
         "source": t.source,
         "domain": t.domain,
         "text": text,
         "origin": f"{t.rel}:{rec.loc}",
-        "meta": json.dumps(meta, ensure_ascii=False, default=str),
+        "meta": meta_json,
         "_raw": data,
     }, None
 
@@ -118,18 +124,14 @@ def _prefilter(t: ReadTask, docs: list[dict[str, Any]]) -> tuple[list[dict], lis
     """The source's own SQL/Polars filter on the raw records (before normalisation to documents)."""
     if not (t.sql or t.polars) or not docs:
         return docs, []
-    raw = pl.from_dicts([d["_raw"] for d in docs], infer_schema_length=None, strict=False)
-    raw = raw.with_columns(pl.Series("__row", range(len(docs)), dtype=pl.Int64))
-    keep = set(range(len(docs)))
-    if t.sql:
-        from curation.steps.sql import run_query, where_to_query
-
-        out = run_query(where_to_query(t.sql), raw)
-        keep &= set(out["__row"].to_list())
-    if t.polars:
-        from curation.steps.polars_expr import compile_expr
-
-        keep &= set(raw.filter(compile_expr(t.polars))["__row"].to_list())
+    try:
+        keep = _prefilter_keep(t, docs)
+    except (ValueError, pl.exceptions.PolarsError) as e:
+        key = "sql" if t.sql else "polars"
+        raise UserError(
+            f"sources.{t.source}.{key} failed on {t.rel}: {str(e).splitlines()[0][:300]} "
+            "(fix the filter; fields differ between files?)"
+        ) from None
     kept, rejected = [], []
     for i, d in enumerate(docs):
         if i in keep:
@@ -142,66 +144,119 @@ def _prefilter(t: ReadTask, docs: list[dict[str, Any]]) -> tuple[list[dict], lis
     return kept, rejected
 
 
+def _prefilter_keep(t: ReadTask, docs: list[dict[str, Any]]) -> set[int]:
+    raw = pl.from_dicts([d["_raw"] for d in docs], infer_schema_length=None, strict=False)
+    raw = raw.with_columns(pl.Series("__row", range(len(docs)), dtype=pl.Int64))
+    keep = set(range(len(docs)))
+    if t.sql:
+        from curation.steps.sql import run_query, where_to_query
+
+        out = run_query(where_to_query(t.sql), raw)
+        keep &= set(out["__row"].to_list())
+    if t.polars:
+        from curation.steps.polars_expr import compile_expr
+
+        keep &= set(raw.filter(compile_expr(t.polars))["__row"].to_list())
+    return keep
+
+
 def _docs_frame(docs: list[dict[str, Any]], tokenizer: str) -> pl.DataFrame:
     cols = {k: [d[k] for d in docs] for k in ("id", "source", "domain", "text", "origin", "meta")}
     df = pl.DataFrame(cols, schema={k: v for k, v in BASE_SCHEMA.items() if k != "tokens"})
     return df.with_columns(count_expr(tokenizer).alias("tokens")).select(list(BASE_SCHEMA))
 
 
-def read_file(t: ReadTask) -> dict[str, Any]:
-    """Read one file into shards `<stem>-<k>.parquet` plus `<stem>.rejects.parquet`; resumable via a done marker."""
-    out = Path(t.out_dir)
-    done = out / f"{t.stem}.done.json"
+@dataclass(frozen=True)
+class ReadGroup:
+    """Consecutive files of one source read by one task into shared shards: thousands of small files make a
+    few shards (and a few output files), not one shard each."""
+
+    stem: str
+    out_dir: str
+    files: tuple[ReadTask, ...]
+
+
+def read_group(g: ReadGroup) -> dict[str, Any]:
+    """Read the files into shards `<stem>-<k>.parquet` plus `<stem>.rejects.parquet`; resumable via a done marker.
+
+    The result lists per file: records (counted as read), kept docs, rejects by reason, and the size and
+    checksum of the bytes actually read.
+    """
+    out = Path(g.out_dir)
+    done = out / f"{g.stem}.done.json"
     if done.exists():
         return json.loads(done.read_text())
-    reader = READERS[t.fmt]
+    t0 = g.files[0]
     shards: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     buf: list[dict[str, Any]] = []
     buf_bytes = 0
-    records = 0
+    files = [
+        {"file": t.rel, "source": t.source, "records": 0, "docs": 0, "rejected": 0, "reasons": {}}
+        for t in g.files
+    ]
 
     def flush() -> None:
         nonlocal buf, buf_bytes
-        kept, rej = _prefilter(t, buf)
-        rejects.extend(rej)
+        by_task: dict[int, list[dict[str, Any]]] = {}
+        for d in buf:
+            by_task.setdefault(d["_task"], []).append(d)
+        kept: list[dict[str, Any]] = []
+        for k, docs in by_task.items():  # a source filter sees one file's records (fields may differ)
+            ok, rej = _prefilter(g.files[k], docs)
+            kept += ok
+            for r in rej:
+                _count(files[k], r)
+            rejects.extend(rej)
+            files[k]["docs"] += len(ok)
         if kept:
-            df = _docs_frame(kept, t.tokenizer)
-            name = f"{t.stem}-{len(shards):05d}"
+            df = _docs_frame(kept, t0.tokenizer)
+            name = f"{g.stem}-{len(shards):05d}"
             write_parquet(df, out / f"{name}.parquet")
-            shards.append({"name": name, "docs": df.height, "tokens": int(df["tokens"].sum())})
+            shards.append(
+                {"name": name, "docs": df.height, "tokens": int(df["tokens"].sum()), "bytes": buf_bytes}
+            )
         buf, buf_bytes = [], 0
 
-    for rec in reader(Path(t.path), encoding=t.encoding, split_on=t.split_on):
-        records += 1
-        doc, rej = _doc_of(t, rec)
-        if rej is not None:
+    for k, t in enumerate(g.files):
+        f = files[k]
+        with RawFile(t.path) as raw:
+            for rec in READERS[t.fmt](raw, encoding=t.encoding, split_on=t.split_on):
+                f["records"] += 1
+                doc, rej = _doc_of(t, rec)
+                if rej is not None:
+                    rejects.append(rej)
+                    _count(f, rej)
+                    continue
+                doc["_task"] = k
+                buf.append(doc)
+                buf_bytes += len(doc["text"])
+                if len(buf) >= t.shard_docs or buf_bytes >= t.shard_bytes:
+                    flush()
+            raw.drain()
+            f.update(raw.entry())
+        if f["records"] == 0:
+            rej = _reject_row(t, f"{t.source}/{t.rel}#empty", 0, "empty file", None)
             rejects.append(rej)
-            continue
-        buf.append(doc)
-        buf_bytes += len(doc["text"])
-        if len(buf) >= t.shard_docs or buf_bytes >= t.shard_bytes:
-            flush()
+            _count(f, rej)
+            f["records"] = 1  # the empty file itself is the one accounted input
     flush()
-    if records == 0:
-        rejects.append(_reject_row(t, f"{t.source}/{t.rel}#empty", 0, "empty file", None))
-        records = 1  # the empty file itself is the one accounted input
     rej_df = pl.DataFrame(rejects, schema=REJECT_SCHEMA) if rejects else pl.DataFrame(schema=REJECT_SCHEMA)
-    write_parquet(rej_df, out / f"{t.stem}.rejects.parquet")
-    reasons: dict[str, int] = {}
-    for r in rejects:
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
-    result = {
-        "file": t.rel,
-        "source": t.source,
-        "records": records,
-        "docs": sum(s["docs"] for s in shards),
-        "rejected": len(rejects),
-        "reasons": reasons,
-        "shards": shards,
-    }
+    write_parquet(rej_df, out / f"{g.stem}.rejects.parquet")
+    result = {"stem": g.stem, "shards": shards, "files": files}
     write_json_atomic(done, result)
     return result
 
 
-__all__ = ["ReadTask", "read_file", "REJECT"]
+def _count(f: dict[str, Any], rej: dict[str, Any]) -> None:
+    f["rejected"] += 1
+    f["reasons"][rej["reason"]] = f["reasons"].get(rej["reason"], 0) + 1
+
+
+def read_file(t: ReadTask) -> dict[str, Any]:
+    """One file as its own group: its result plus the shards it wrote."""
+    res = read_group(ReadGroup(t.stem, t.out_dir, (t,)))
+    return {**res["files"][0], "shards": res["shards"]}
+
+
+__all__ = ["ReadGroup", "ReadTask", "read_file", "read_group", "REJECT"]

@@ -73,6 +73,17 @@ class Sql:
             raise ValueError(
                 "the SQL result repeats ids (a join or UNION ALL?); each document may appear once"
             )
+        for c in ("id", "source", "domain", "origin", "text"):
+            if c in out.columns and out.schema[c] != pl.String:
+                raise ValueError(
+                    f"the SQL result's `{c}` is {out.schema[c]}, not a string; leave `{c}` as it is"
+                )
+        new = out.join(df.select("id"), on="id", how="anti")["id"]
+        if new.len():
+            raise ValueError(
+                f"the SQL result has {new.len():,} ids not in the batch (e.g. {new[0]!r}): a query keeps or "
+                "drops documents and adds columns, it may not rewrite `id` or add rows"
+            )
         # Base columns the query projected away come back from the batch; input order is restored,
         # since SQL promises no row order.
         order = df.select("id").with_row_index("__row")

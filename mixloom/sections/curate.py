@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
+import math
+import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -34,9 +37,26 @@ class Source(Strict):
     @field_validator("split_on")
     @classmethod
     def _split(cls, v: str) -> str:
-        if v in ("none", "blank_line", "line") or v.startswith("regex:"):
+        if v in ("none", "blank_line", "line"):
+            return v
+        if v.startswith("regex:"):
+            try:
+                re.compile(v.removeprefix("regex:"))
+            except re.error as e:
+                raise ValueError(f"regex:{v.removeprefix('regex:')!r} does not compile: {e}") from None
             return v
         raise ValueError("must be one of none, blank_line, line, regex:PATTERN")
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, v: str) -> str:
+        try:
+            name = codecs.lookup(v).name
+        except LookupError:
+            raise ValueError(f"unknown encoding '{v}' (e.g. utf-8, latin-1, cp1252)") from None
+        if "\n".encode(name) != b"\n":  # records are split on the byte \n
+            raise ValueError(f"encoding '{v}' is not ASCII-compatible; convert the files to utf-8 first")
+        return v
 
 
 class Mix(Strict):
@@ -47,7 +67,7 @@ class Mix(Strict):
     budget: int | Literal["max"] = "max"
     shares: dict[str, float]
     sources: dict[str, dict[str, float]] | None = None
-    max_epochs: float | dict[str, float] = 4.0
+    max_epochs: float | dict[str, float] = Field(4.0, description="copies of a document at most (> 0)")
     allow_shortfall: bool = False
     tolerance: float = Field(0.01, ge=0, le=1, description="allowed |achieved - target| share")
 
@@ -56,9 +76,19 @@ class Mix(Strict):
     def _budget(cls, v: Any) -> Any:
         if isinstance(v, str) and v != "max":
             try:
-                return int(v.replace("_", ""))
+                v = int(v.replace("_", ""))
             except ValueError:
                 raise ValueError("must be a positive integer or 'max'") from None
+        if isinstance(v, int | float) and not (math.isfinite(v) and v > 0):
+            raise ValueError(f"must be a positive integer or 'max', got {v}")
+        return v
+
+    @field_validator("max_epochs")
+    @classmethod
+    def _epochs(cls, v: float | dict[str, float]) -> float | dict[str, float]:
+        for k, x in (v if isinstance(v, dict) else {"": v}).items():
+            if not (math.isfinite(x) and x > 0):
+                raise ValueError(f"{k + ': ' if k else ''}must be a number > 0, got {x}")
         return v
 
 
@@ -71,6 +101,9 @@ class Execution(Strict):
 
 
 def _check_sum(name: str, weights: dict[str, float]) -> None:
+    odd = [k for k, v in weights.items() if not math.isfinite(v)]
+    if odd:
+        raise ValueError(f"{name} must be finite numbers ({', '.join(f'{k}: {weights[k]}' for k in odd)})")
     total = sum(weights.values())
     if abs(total - 1.0) > 1e-6:
         parts = " + ".join(f"{k} {v:g}" for k, v in weights.items())
