@@ -86,7 +86,7 @@ def check(recipe: Recipe) -> None:
         """Sequences longer than the pretrained context would run on untrained positions."""
         if t.pretrain is None or cfg.model not in ("train.pretrain", "train.sft", "train.rm", "train.dpo"):
             return
-        ctx = t.pretrain.model.context
+        ctx = _pretrain_context(recipe)
         length, key = (
             (cfg.max_completion_length, "max_completion_length")
             if stage == "grpo"
@@ -96,12 +96,15 @@ def check(recipe: Recipe) -> None:
             raise RecipeError(
                 err,
                 f"train.{stage}.{key}",
-                f"{length} does not fit the model's context of {ctx} tokens (train.pretrain.model.context)",
+                f"{length} does not fit the model's context of {ctx} tokens (train.pretrain context)",
                 f"use at most {ctx - (stage == 'grpo')}",
             )
 
     if t.pretrain is not None:
-        if t.tokenizer is None:
+        from training.model import checkpoint_dir
+
+        ckpt = checkpoint_dir(recipe, t.pretrain)
+        if t.tokenizer is None and ckpt is None:
             raise RecipeError(
                 err,
                 "train.tokenizer",
@@ -109,7 +112,7 @@ def check(recipe: Recipe) -> None:
                 "add `tokenizer: {vocab_size: 8192}` under `train:`",
             )
         p = t.pretrain
-        per_micro = p.micro_batch * p.model.context
+        per_micro = p.micro_batch * _pretrain_context(recipe)
         if p.batch_tokens % per_micro:
             lo = max(per_micro, p.batch_tokens // per_micro * per_micro)
             raise RecipeError(
@@ -151,13 +154,30 @@ def check(recipe: Recipe) -> None:
             model_ref(f"train.eval.{i}.model", task.model)
 
 
+def _pretrain_context(recipe: Recipe) -> int:
+    from training.model import checkpoint_dir, context_length
+
+    p = recipe.train.pretrain
+    return context_length(p, checkpoint_dir(recipe, p))
+
+
 def run_stage(
     recipe: Recipe, stage: str, out: str | Path | None = None, resume: bool = True
 ) -> dict[str, Any]:
-    """Run one training stage for a recipe; `out` overrides the run directory."""
-    from training import stages
+    """Run one training stage for a recipe; `out` overrides the run directory.
+
+    Library warnings, logs and printed dicts go to `train/<stage>/output.log` unless `--verbose`."""
+    from mixloom.layout import RunLayout
+    from mixloom.stage_log import library_output_to
 
     run_dir = recipe.output_dir(out)
+    with library_output_to(RunLayout(run_dir).stage_dir(f"train.{stage}") / "output.log"):
+        return _run_stage(recipe, stage, run_dir, resume)
+
+
+def _run_stage(recipe: Recipe, stage: str, run_dir: Path, resume: bool) -> dict[str, Any]:
+    from training import stages
+
     if stage == "tokenizer":
         return stages.run_tokenizer(recipe, run_dir)
     if stage == "pretrain":
@@ -175,6 +195,9 @@ def run_eval(
     recipe: Recipe, run_dir: str | Path, tasks: list | None = None, model: str | None = None
 ) -> dict:
     """Evaluate the recipe's `train.eval` tasks (or `tasks`) on the last trained model (or `model`)."""
+    from mixloom.stage_log import library_output_to
+    from training import refs
     from training.evaluate import run_eval as _run_eval
 
-    return _run_eval(recipe, Path(run_dir), tasks, model)
+    with library_output_to(refs.stage_dir(Path(run_dir), "eval") / "output.log"):
+        return _run_eval(recipe, Path(run_dir), tasks, model)

@@ -7,8 +7,6 @@ its TRL config and trainer, train, `finish`. Learn the pattern once, read the ot
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,16 +71,28 @@ def trainer_args(io: StageIO, **extra: Any) -> dict[str, Any]:
         "data_seed": io.recipe.seed,
         "logging_steps": 1,
         "save_strategy": "no",
-        "report_to": "none",
+        "report_to": report_to(cfg.report_to),
         "use_cpu": cpu,
         "bf16": not cpu,
         "gradient_checkpointing": False,
         "dataloader_num_workers": 0,
-        "disable_tqdm": bool(os.environ.get("MIXLOOM_QUIET")) or not sys.stderr.isatty(),
+        "disable_tqdm": True,  # training.live.StepProgress shows the progress
         "model_init_kwargs": {"dtype": "float32"},
     }
     args.update(extra)
     return args
+
+
+def report_to(names: list[str]) -> list[str] | str:
+    """`report_to: [wandb]` etc.: each tracker must be installed (a missing one fails before training)."""
+    import importlib.util
+
+    missing = [n for n in names if importlib.util.find_spec(n) is None]
+    if missing:
+        raise UserError(
+            f"report_to: {', '.join(missing)} is not installed; `pip install {' '.join(missing)}` or remove it"
+        )
+    return names or "none"
 
 
 def tokenizer(io: StageIO):
@@ -140,6 +150,9 @@ def dataset(rows: list[dict[str, Any]]):
 
 
 def train_and_finish(trainer, io: StageIO, results: dict[str, Any]) -> dict[str, Any]:
+    from training.live import attach
+
+    attach(trainer, io.stage)
     trainer.train()
     return finish(trainer, io, results)
 
