@@ -158,7 +158,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    device = "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
+    device = "cuda" if torch.cuda.is_available() else f"cpu ({args.threads or 'auto'} threads)"
     t = Table(
         title=f"pretraining throughput: {args.layers}x{args.width}, context {args.context}, "
         f"{args.micro_batch}x{args.accum} sequences/step, {args.steps} steps, {device}"

@@ -29,5 +29,7 @@ SECTIONS = Registry("recipe section", {})
 # Commands of the stage packages: name → a `register(app: typer.Typer)` function.
 COMMANDS = Registry(
     "command",
-    {},
+    {
+        "export": "curation.export:register",
+    },
 )
