@@ -19,6 +19,7 @@ from training import refs
 from training.dist import pick_device
 from training.logs import JsonlLog, plot_loss, quiet_libraries
 from training.stages import section, write_stage_manifest
+from training.threads import ThreadTuner
 
 
 @dataclass
@@ -31,6 +32,7 @@ class StageIO:
     model_dir: Path
     device: str
     started: float = field(default_factory=time.time)
+    threads: int = 0
 
     @property
     def source(self) -> str:
@@ -45,7 +47,11 @@ def prepare(recipe: Recipe, run_dir: Path, stage: str) -> StageIO:
     model = refs.model_dir(
         recipe, run_dir, _default_model(recipe, run_dir, cfg.model), f"train.{stage}.model"
     )
-    return StageIO(recipe, stage, cfg, refs.stage_dir(run_dir, stage), files, model, pick_device(cfg.device))
+    device = pick_device(cfg.device)
+    tuner = ThreadTuner(device)  # TRL's CPU steps suffer from spinning threads on a busy machine too
+    return StageIO(
+        recipe, stage, cfg, refs.stage_dir(run_dir, stage), files, model, device, threads=tuner.threads
+    )
 
 
 def _default_model(recipe: Recipe, run_dir: Path, ref: str) -> str:
@@ -180,6 +186,7 @@ def finish(trainer, io: StageIO, results: dict[str, Any]) -> dict[str, Any]:
         "last_loss": steps[-1]["loss"] if steps else None,
         "train_runtime_s": summary.get("train_runtime"),
         "start_model": str(io.model_dir),
+        "threads": io.threads or None,
         **results,
     }
     write_stage_manifest(io.recipe, io.stage, io.out, [*io.data_files, io.model_dir], results, io.started)
