@@ -21,9 +21,9 @@ def _summary(stage: str, res: dict[str, Any]) -> str:
         val = res.get("validation") or {}
         ppl = ", ".join(f"{k} {v['ppl']:.2f} (unigram {v['unigram_ppl']:.1f})" for k, v in val.items())
         tps = f"{res['tokens_per_s']:,.0f} tokens/s" if res.get("tokens_per_s") else ""
-        if res.get("threads"):
-            tps += f" on {res['threads'][-1]} CPU thread{'s' * (res['threads'][-1] > 1)}"
-        return f"{res['steps']} steps, {res['params']:,} params, {tps}; val ppl: {ppl or 'n/a'}"
+        n = (res.get("threads") or [0])[-1]
+        threads = f"; {n} CPU thread{'s' * (n > 1)}" if n else ""
+        return f"{res['steps']} steps, {res['params']:,} params, {tps}; val ppl: {ppl or 'n/a'}{threads}"
     return f"{res['steps']} steps, loss {res.get('first_loss')} -> {res.get('last_loss')}"
 
 
