@@ -128,7 +128,7 @@ def train(
 
     quiet_libraries()
     d = dist.setup(cfg.device)
-    tuner = ThreadTuner(d.device)  # before any torch work: sized to the CPUs free now, re-checked as it runs
+    tuner = ThreadTuner(d.device)  # before torch works: as many threads as CPUs free now
     checkpoint.seed_all(seed)
     tok = load_tokenizer(tokenizer_dir)
     plan = make_plan(cfg, d.world, context_length(cfg, checkpoint_dir))
