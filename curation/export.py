@@ -159,9 +159,8 @@ def register(app: typer.Typer) -> None:
         cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
         info = export_run(run, fmt, out, cols, split, seed)
         rows = ", ".join(f"{s} {n:,}" for s, n in info["rows"].items())
-        console.print(
-            f"[green]exported[/] {rows} rows ({', '.join(info['columns'])}) → {info['path']}", highlight=False
-        )
+        shown = ", ".join(info["columns"]) if len(info["columns"]) <= 6 else f"{len(info['columns'])} columns"
+        console.print(f"[green]exported[/] {rows} rows ({shown}) → {info['path']}", highlight=False)
         if hub:
             path = Path(info["path"])
             if fmt != "hf":

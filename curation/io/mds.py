@@ -3,7 +3,7 @@
 The layout, as `streaming.base.format.mds.MDSWriter` writes it: each shard is `uint32 n`, `uint32 offsets[n+1]`
 (absolute byte offsets of the samples), the shard's JSON config, then the samples; a sample is the `uint32`
 sizes of its variable-size columns followed by each column's bytes, columns in sorted name order. Strings are
-UTF-8 (`str`), integers `int64`, floats `float64`. Why not the package itself: see `curation/export.py`.
+UTF-8 (`str`), integers `int64`, floats `float64`, booleans `uint8`. Why not the package itself: see `curation/export.py`.
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from mixloom.errors import UserError
 SIZE_LIMIT = 1 << 26  # bytes per shard, MDSWriter's default
 
 
-def _encoding(dtype: pl.DataType) -> str:
+def _encoding(name: str, dtype: pl.DataType) -> str:
     if dtype == pl.String:
         return "str"
+    if dtype == pl.Boolean:
+        return "uint8"
     if dtype.is_integer():
         return "int64"
     if dtype.is_float():
@@ -36,15 +38,21 @@ def _encode(value, encoding: str) -> bytes:
         return ("" if value is None else str(value)).encode("utf-8")
     if encoding == "int64":
         return np.int64(0 if value is None else value).tobytes()
+    if encoding == "uint8":
+        return np.uint8(bool(value)).tobytes()
     return np.float64(np.nan if value is None else value).tobytes()
 
 
 def write_mds(df: pl.DataFrame, out: Path, size_limit: int = SIZE_LIMIT) -> list[Path]:
     """Write `df` as MDS shards under `out`; returns the shard paths (index.json beside them)."""
     out.mkdir(parents=True, exist_ok=True)
+    # MDS has no null: an integer column with gaps (a score a step gave only some documents) becomes float/NaN
+    df = df.with_columns(
+        pl.col(c).cast(pl.Float64) for c, t in df.schema.items() if t.is_integer() and df[c].null_count()
+    )
     names = sorted(df.columns)
-    encodings = [_encoding(df.schema[c]) for c in names]
-    sizes = [None if e == "str" else 8 for e in encodings]
+    encodings = [_encoding(c, df.schema[c]) for c in names]
+    sizes = [None if e == "str" else 1 if e == "uint8" else 8 for e in encodings]
     config = {
         "column_encodings": encodings,
         "column_names": names,

@@ -110,6 +110,11 @@ def test_mds_export_loads_with_streaming_dataset(run, tmp_path):
     small = tmp_path / "small"  # several shards: sample offsets across shard boundaries
     mds.write_mds(_mix(run, "test").select("id", "text", "tokens"), small, size_limit=4096)
     assert len(list(small.glob("shard.*.mds"))) > 3
+    every = export_run(
+        run, "mds", tmp_path / "every", columns=["all"], splits=["test"]
+    )  # scores, flags, meta
+    full = StreamingDataset(local=str(tmp_path / "every"), split="test", shuffle=False, batch_size=1)
+    assert set(full[0]) == set(every["columns"]) and len(full) == _mix(run, "test").height
     for local, split in ((tmp_path / "mds", "train"), (small, None)):
         ds = StreamingDataset(local=str(local), split=split, shuffle=False, batch_size=1)
         rows = [ds[i] for i in range(len(ds))]
