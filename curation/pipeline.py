@@ -29,9 +29,11 @@ from curation.passes import PassJob, run_pass
 from curation.plan import Plan, make_plan
 from curation.steps.base import REJECT
 from curation.tokens import describe
+from mixloom.layout import RunLayout
 from mixloom.manifest import code_version, file_entry, package_versions, stable_hash, write_manifest
 from mixloom.progress import console
 from mixloom.recipe import Recipe
+from mixloom.stage_log import library_output_to
 
 PACKAGES = [
     "mixloom",
@@ -247,9 +249,16 @@ def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict 
 def curate(
     recipe: Recipe, out: Path | str | None = None, executor: str | None = None, workers: int | None = None
 ) -> dict[str, Any]:
-    """Run the recipe's curation; returns the manifest (also written to OUT/manifest.json)."""
-    t_start = time.perf_counter()
+    """Run the recipe's curation; returns the manifest (also written to OUT/manifest.json).
+
+    Library output (Ray's logs, warnings) goes to OUT/output.log unless `--verbose`."""
     out_dir = recipe.output_dir(out)
+    with library_output_to(RunLayout(out_dir).stage_dir("curate") / "output.log"):
+        return _curate(recipe, out_dir, executor, workers)
+
+
+def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | None) -> dict[str, Any]:
+    t_start = time.perf_counter()
     work = out_dir / "_work"
     plan = make_plan(recipe, workdir=work / "steps")
     kind = executor or recipe.execution.executor
