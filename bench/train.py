@@ -5,9 +5,13 @@ trains from one pre-tokenised tensor (nanoGPT's `get_batch`). Both use the same 
 micro-batch, gradient accumulation and clipping, and on a GPU the same bf16 autocast and torch.compile.
 Runs alternate (reference first, then mixloom first, ...) and each side keeps its best, to damp noise on a shared machine.
 
-    python bench/train.py [--steps 30] [--repeats 3] [--width 128] [--layers 2] [--context 128]
+    python bench/train.py [--steps 30] [--repeats 3] [--width 128] [--layers 2] [--context 128] [--busy 2]
 
-Prints a table and, last, `ratio mixloom/reference: X.XX` (the target is >= 0.90).
+Prints a table and `ratio mixloom/reference: X.XX` (the target is >= 0.90). Then, on CPU, the busy-machine
+check: mixloom's pretraining with its own thread choice (`MIXLOOM_THREADS=auto`) on the machine as it is,
+then with `--busy` CPU-bound processes running beside it, and, for comparison, with every CPU's thread
+forced (what torch does by default, the behaviour before the thread fix); it prints
+`busy/idle tokens/s: X.XX` (the target is >= 0.40).
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ def main() -> None:
         default=1,
         help="torch CPU threads (0: torch's default; 1 is steadiest on a shared CPU)",
     )
+    ap.add_argument("--busy", type=int, default=2, help="CPU-bound processes beside the busy run (0: skip)")
     args = ap.parse_args()
 
     import os
@@ -148,13 +153,12 @@ def main() -> None:
                 if side == "ref":
                     ref.append(reference_loop(recipe.train.pretrain, tok, files, args.steps, seed=0))
                     continue
-                with contextlib.suppress(FileNotFoundError):
-                    shutil.rmtree(work / "train" / "pretrain")
-                ours.append(run_stage(recipe, "pretrain", resume=False)["tokens_per_s"])
+                ours.append(_ours(recipe, work, str(args.threads or "auto")))
+        busy = _busy_check(recipe, work, args) if args.busy and not torch.cuda.is_available() else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    device = "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
+    device = "cuda" if torch.cuda.is_available() else f"cpu ({args.threads or 'auto'} threads)"
     t = Table(
         title=f"pretraining throughput: {args.layers}x{args.width}, context {args.context}, "
         f"{args.micro_batch}x{args.accum} sequences/step, {args.steps} steps, {device}"
@@ -169,6 +173,55 @@ def main() -> None:
     )
     Console().print(t)
     print(f"ratio mixloom/reference: {max(ours) / max(ref):.2f}")
+    if busy:
+        t = Table(title=f"mixloom pretraining beside {args.busy} busy processes ({busy['cpus']} CPUs)")
+        for col in ("run", "threads", "tokens/s", "all runs"):
+            t.add_column(col, justify="left" if col == "run" else "right")
+        for name, (threads, runs) in busy["rows"].items():
+            t.add_row(name, str(threads), f"{max(runs):,.0f}", ", ".join(f"{x:,.0f}" for x in runs))
+        Console().print(t)
+        idle, loaded = max(busy["rows"]["idle, threads auto"][1]), max(busy["rows"]["busy, threads auto"][1])
+        print(f"idle tokens/s: {idle:,.0f}  busy tokens/s: {loaded:,.0f}")
+        print(f"busy/idle tokens/s: {loaded / idle:.2f}")
+
+
+def _ours(recipe, work: Path, threads: str) -> float:
+    """One fresh mixloom pretraining run with MIXLOOM_THREADS=threads; its tokens/s."""
+    import os
+
+    from training import run_stage
+
+    os.environ["MIXLOOM_THREADS"] = threads
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(work / "train" / "pretrain")
+    res = run_stage(recipe, "pretrain", resume=False)
+    _ours.threads = res.get("threads") or [0]  # type: ignore[attr-defined]
+    return res["tokens_per_s"]
+
+
+def _busy_check(recipe, work: Path, args) -> dict:
+    """Idle vs beside `--busy` spinning processes (auto threads), and busy with all CPUs forced (old default)."""
+    import subprocess
+
+    from training.threads import cpus
+
+    rows: dict[str, tuple[int, list[float]]] = {}
+
+    def run(name: str, threads: str) -> None:
+        runs = [_ours(recipe, work, threads) for _ in range(max(1, args.repeats - 1))]
+        rows[name] = (_ours.threads[0], runs)  # type: ignore[attr-defined]
+
+    run("idle, threads auto", "auto")
+    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    try:
+        time.sleep(1.0)  # let the scheduler see them
+        run("busy, threads auto", "auto")
+        run("busy, every CPU (torch default, before the fix)", str(cpus()))
+    finally:
+        for p in spin:
+            p.kill()
+            p.wait()
+    return {"cpus": cpus(), "rows": rows}
 
 
 if __name__ == "__main__":

@@ -23,6 +23,15 @@ from mixloom.errors import UserError
 from mixloom.sections.curate import Mix
 
 
+class MixError(UserError):
+    """The mix cannot meet its targets; `details` (per-source available / target / achieved) goes into the
+    manifest so the failed run can still be inspected (`mixloom stats RUN`)."""
+
+    def __init__(self, message: str, details: dict[str, Any]):
+        super().__init__(message)
+        self.details = details
+
+
 def _max_epochs(mix: Mix, source: str) -> float:
     return mix.max_epochs.get(source, 4.0) if isinstance(mix.max_epochs, dict) else mix.max_epochs
 
@@ -93,16 +102,31 @@ def plan_mix(
     if short and not mix.allow_shortfall:
         _, feasible = _targets(avail, domain_of, mix.model_copy(update={"budget": "max"}))
         max_budget = sum(feasible.values())
+        details = {
+            "unit": mix.unit,
+            "budget": budget,
+            "sources": {
+                s: {
+                    "domain": domain_of[s],
+                    "available": avail[s],
+                    "target": target[s],
+                    "max_epochs": _max_epochs(mix, s),
+                }
+                for s in sorted(avail)
+            },
+            "max_feasible_budget": max_budget,
+        }
         lines = [
             f"source '{s}' would need {e:.2f} epochs (max_epochs {_max_epochs(mix, s):g}, "
             f"available {avail[s]:,.0f} {mix.unit})"
             for s, e in sorted(short.items())
         ]
-        raise UserError(
+        raise MixError(
             "mix: targets cannot be met within max_epochs:\n  "
             + "\n  ".join(lines)
             + f"\n  fix: lower mix.budget to at most {max_budget:,.0f} (or use budget: max), raise max_epochs, "
-            "or set allow_shortfall: true to accept lower shares"
+            "or set allow_shortfall: true to accept lower shares",
+            details,
         )
 
     selections = []
@@ -164,12 +188,27 @@ def plan_mix(
         "within_tolerance": worst <= mix.tolerance + 1e-12,
     }
     if not report["within_tolerance"] and not mix.allow_shortfall:
-        raise UserError(
-            f"mix: achieved shares are off target by up to {100 * worst:.2f} points (tolerance "
-            f"{100 * mix.tolerance:.2f}); documents are too few or too large for this budget. "
-            "fix: raise mix.budget, raise mix.tolerance, or set allow_shortfall: true"
-        )
+        raise MixError(_tolerance_message(report, mix), report)
     sel = pl.concat(selections) if selections else pl.DataFrame(schema={"id": pl.String, "copies": pl.Int32})
     if math.isnan(total):
         raise UserError("mix: token counts are missing")
     return sel, report
+
+
+def _tolerance_message(report: dict[str, Any], mix: Mix) -> str:
+    """Name the domain furthest off its share and, inside it, the source furthest off its target."""
+    dom, d = max(
+        report["domains"].items(), key=lambda kv: abs(kv[1]["achieved_share"] - kv[1]["target_share"])
+    )
+    srcs = {s: r for s, r in report["sources"].items() if r["domain"] == dom}
+    src, r = max(srcs.items(), key=lambda kv: abs(kv[1]["achieved"] - kv[1]["target"]))
+    off = 100 * (d["achieved_share"] - d["target_share"])
+    return (
+        f"mix: domain '{dom}' is at {100 * d['achieved_share']:.2f}% of the mix, target "
+        f"{100 * d['target_share']:.2f}% ({off:+.2f} points; mix.tolerance is {100 * mix.tolerance:.2f} points); "
+        f"its source '{src}' reached {r['achieved']:,.0f} of a {r['target']:,.0f} {mix.unit} target "
+        f"({r['docs_selected']:,} documents, {r['epochs']:.2f} epochs, max_epochs {r['max_epochs']:g}): "
+        "documents are too few or too large for this budget.\n"
+        "  fix: raise mix.budget, raise mix.tolerance (a share fraction, e.g. 0.02 = 2 points), "
+        "or set allow_shortfall: true"
+    )

@@ -23,14 +23,14 @@ import polars as pl
 from curation.accounting import check_accounting
 from curation.augment.phase import AUGMENT_STEP, ORPHAN_STEP, augment_phase, augment_report, drop_orphans
 from curation.executors import make_executor
+from curation.interleave import gather, plan_order, scatter
 from curation.io.readers import ReadGroup, ReadTask, read_group
-from curation.io.writers import write_parquet, write_table
-from curation.mix import plan_mix
+from curation.io.writers import write_parquet
+from curation.mix import MixError, plan_mix
 from curation.passes import Applied, PassJob, run_pass
 from curation.plan import Plan, PlannedStep, make_plan
 from curation.rundir import check_out_dir, collect_garbage
 from curation.shards import pack_shards, parquet_rows, read_groups
-from curation.splits import assign_splits
 from curation.steps.base import REJECT
 from curation.tokens import describe
 from mixloom.layout import RunLayout
@@ -45,6 +45,7 @@ from mixloom.manifest import (
 from mixloom.progress import console
 from mixloom.recipe import Recipe
 from mixloom.runlock import run_lock
+from mixloom.stage_log import library_output_to
 
 PACKAGES = [
     "mixloom",
@@ -248,6 +249,9 @@ def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict 
             schema={"id": pl.String, "source": pl.String, "domain": pl.String, "tokens": pl.Int64}
         )
     )
+    mixdir = out_dir / "mix"
+    if mixdir.exists():  # before planning: a failed mix must not leave the previous run's mix behind
+        shutil.rmtree(mixdir)
     if r.mix is None:
         selection = docs.select("id", pl.lit(1, dtype=pl.Int32).alias("copies"))
         report = None
@@ -255,44 +259,30 @@ def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict 
         aug = r.get("augment")
         shares = {d: aug.cap(d) for d in r.mix.shares} if aug is not None else None
         selection, report = plan_mix(docs, r.mix, r.seed, shares)
-    layout = RunLayout(out_dir)
-    mixdir = layout.mix_root
-    if mixdir.exists():
-        shutil.rmtree(mixdir)
-    sel_path = layout.work / "mix_selection.parquet"
-    write_parquet(selection, sel_path)
+    if "parent_id" in docs.columns:  # an augmented copy takes its parent's split
+        selection = selection.join(docs.select("id", "parent_id"), on="id", how="left")
+    work = RunLayout(out_dir).work
+    write_parquet(selection, work / "mix_selection.parquet")
+    order = plan_order(selection, r.splits, r.seed, r.execution.shard_docs)
+    order_path = write_parquet(order, work / "mix_order.parquet")
+    scatter_dir = work / "mix_scatter"
+    if scatter_dir.exists():
+        shutil.rmtree(scatter_dir)
+    scattered = ex.map(
+        scatter,
+        [(str(f), str(order_path), str(scatter_dir / f"{i:05d}.parquet")) for i, f in enumerate(finals)],
+        desc="mix (shuffle)",
+    )
+    parts = order.group_by("split", "part").len().sort("split", "part").rows()
     jobs = [
-        (str(f), str(sel_path), str(mixdir), i, r.splits, r.seed, r.execution.output_format)
-        for i, f in enumerate(finals)
+        (scattered, s, p, str(mixdir / s / f"part-{p:05d}"), r.execution.output_format) for s, p, _ in parts
     ]
-    parts = ex.map(_mix_shard, jobs, desc="mix")
     split_stats: dict[str, dict[str, int]] = {s: {"docs": 0, "tokens": 0, "unique_docs": 0} for s in r.splits}
-    for part in parts:
-        for s, st in part.items():
-            for k, v in st.items():
-                split_stats[s][k] += v
+    for st in ex.map(gather, jobs, desc="mix (write)"):
+        for k in ("docs", "tokens", "unique_docs"):
+            split_stats[st["split"]][k] += st[k]
+    shutil.rmtree(scatter_dir, ignore_errors=True)
     return report, split_stats
-
-
-def _mix_shard(job: tuple) -> dict[str, dict[str, int]]:
-    path, sel_path, mixdir, index, splits, seed, fmt = job
-    df = pl.read_parquet(path)
-    sel = pl.scan_parquet(sel_path).filter(pl.col("id").is_in(df["id"].implode())).collect()
-    df = df.join(sel, on="id", how="inner")
-    df = assign_splits(df, splits, seed)
-    rows = df.with_columns(pl.int_ranges(0, pl.col("copies")).alias("epoch")).explode("epoch")
-    rows = rows.with_columns(pl.col("epoch").cast(pl.Int32)).drop("copies")
-    stats = {}
-    for s in splits:
-        part = rows.filter(pl.col("split") == s)
-        stats[s] = {
-            "docs": part.height,
-            "tokens": int(part["tokens"].sum() or 0),
-            "unique_docs": part.filter(pl.col("epoch") == 0).height,
-        }
-        if part.height:
-            write_table(part, Path(mixdir) / s / f"part-{index:05d}", fmt)
-    return stats
 
 
 def curate(
@@ -301,10 +291,10 @@ def curate(
     """Run the recipe's curation; returns the manifest (also written to OUT/manifest.json).
 
     The output directory is locked for the run: a second run into it fails at once, naming the holder.
-    """
+    Library output (Ray's logs, warnings) goes to OUT/output.log unless `--verbose`."""
     out_dir = recipe.output_dir(out)
     check_out_dir(out_dir)
-    with run_lock(out_dir):
+    with run_lock(out_dir), library_output_to(RunLayout(out_dir).stage_dir("curate") / "output.log"):
         return _curate(recipe, out_dir, executor, workers)
 
 
@@ -358,7 +348,11 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
             name = f"{f.parent.name.split('-')[0]}-{f.name.removesuffix('.rejects.parquet')}.parquet"
             _link(f, layout.rejects / name)
         t0 = time.perf_counter()
-        mix_report, split_stats = _write_mix(plan, sorted(layout.curated.glob("*.parquet")), out_dir, ex)
+        mix_error: MixError | None = None
+        try:
+            mix_report, split_stats = _write_mix(plan, sorted(layout.curated.glob("*.parquet")), out_dir, ex)
+        except MixError as e:  # the funnel and the numbers still go into the manifest, then it fails
+            mix_error, mix_report, split_stats = e, None, {}
         timings["mix"] = time.perf_counter() - t0
     finally:
         ex.close()
@@ -404,6 +398,11 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         "outputs": {"curated": "curated/", "rejects": "rejects/", "mix": "mix/"},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
+    if mix_error is not None:
+        manifest["status"] = "failed"
+        manifest["mix_error"] = {"message": str(mix_error), **mix_error.details}
+        write_manifest(out_dir, manifest)
+        raise mix_error
     write_manifest(out_dir, manifest)
     check_accounting(layout, manifest)
     if work.exists():  # a pii run removed it already

@@ -47,6 +47,8 @@ def funnel_table(m: dict[str, Any]) -> Table:
 
 def mix_tables(m: dict[str, Any]) -> list[Table]:
     mix = m.get("mix")
+    if not mix and m.get("mix_error"):
+        return [_mix_error_table(m["mix_error"])]
     if not mix:
         return []
     unit = mix["unit"]
@@ -94,6 +96,25 @@ def mix_tables(m: dict[str, Any]) -> list[Table]:
             f"{r['docs_selected']:,}",
         )
     return [d, s]
+
+
+def _mix_error_table(err: dict[str, Any]) -> Table:
+    """What a failed mix asked of each source (the run stopped at the mix; the funnel above is complete)."""
+    unit = err.get("unit", "")
+    t = Table(title=f"Mix FAILED: {err['message'].splitlines()[0]}", title_justify="left")
+    for col in ("source", "domain", f"available {unit}", f"target {unit}", f"achieved {unit}", "max epochs"):
+        t.add_column(col, justify="left" if col in ("source", "domain") else "right")
+    for src, r in err.get("sources", {}).items():
+        got = r.get("achieved")
+        t.add_row(
+            src,
+            r["domain"],
+            f"{r['available']:,.0f}",
+            f"{r['target']:,.0f}",
+            "-" if got is None else f"{got:,.0f}",
+            f"{r['max_epochs']:g}",
+        )
+    return t
 
 
 def split_table(m: dict[str, Any]) -> Table:

@@ -52,5 +52,6 @@ COMMANDS = Registry(
         "quality-model": "training.quality_model_cli:register",
         "audit": "curation.audit.cli:register",
         "toxicity-model": "curation.toxicity_model.cli:register",
+        "export": "curation.export:register",
     },
 )

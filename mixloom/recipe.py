@@ -7,13 +7,14 @@ Relative paths in a recipe resolve against `base_dir`, itself relative to the re
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from mixloom.errors import RecipeError
+from mixloom.errors import RecipeError, UserError
 from mixloom.manifest import stable_hash
 from mixloom.schema import Strict
 from mixloom.sections.curate import Execution, Mix, Source, check_curation
@@ -130,8 +131,60 @@ def parse_recipe(data: Any, path: str | Path = "recipe.yaml") -> Recipe:
     return recipe
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a recipe file (schema only; `mixloom.validate` checks files, steps and SQL)."""
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str], where: str = "--set") -> dict[str, Any]:
+    """A copy of a parsed recipe with `key.path=value` overrides applied (`train.sft.max_steps=5`).
+
+    Values are read as YAML (`5` is a number, `true` a boolean, `[a, b]` a list, `null` removes nothing but
+    sets None); a list element is addressed by its index (`steps.0.sql=...`). The result is validated like
+    the recipe itself, so a misspelt key or a wrong type fails with the key path and the fix.
+    """
+    import copy
+
+    out = copy.deepcopy(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not p for p in key.split(".")):
+            raise UserError(f"{where} {item!r}: expected KEY.PATH=VALUE, e.g. train.sft.max_steps=5")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):  # YAML 1.1 reads `1e-4` as text
+            value = float(value)
+        parts = key.split(".")
+        node: Any = out
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            here = ".".join(parts[: i + 1])
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise UserError(
+                        f"{where} {item!r}: {here}: not an index of this list (0..{len(node) - 1})"
+                    )
+                idx: Any = int(part)
+            elif isinstance(node, dict):
+                idx = part
+            else:
+                raise UserError(
+                    f"{where} {item!r}: {'.'.join(parts[:i])} is a {type(node).__name__}, not a section"
+                )
+            if last:
+                node[idx] = value
+            else:
+                if isinstance(node, dict) and node.get(idx) is None:
+                    node[idx] = {}
+                node = node[idx]
+    return out
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read and validate a recipe file (schema only; `mixloom.validate` checks files, steps and SQL).
+
+    `overrides` (`["train.sft.max_steps=5"]`, the CLI's `--set`) are applied before validation."""
     path = Path(path)
     if not path.exists():
         raise RecipeError(
@@ -143,4 +196,10 @@ def load_recipe(path: str | Path) -> Recipe:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
         raise RecipeError(str(path), where, f"not valid YAML: {getattr(e, 'problem', e)}") from None
+    if overrides:
+        if not isinstance(data, dict):
+            raise RecipeError(
+                str(path), "(top level)", "a recipe must be a YAML mapping", "see recipes/*.yaml"
+            )
+        data = apply_overrides(data, overrides)
     return parse_recipe(data, path)

@@ -17,7 +17,7 @@ def validate_recipe(recipe: Recipe) -> dict[str, Any]:
     return summary
 
 
-def validate(path: str) -> tuple[Recipe, dict[str, Any]]:
-    """Load the recipe and validate it; returns the recipe and a summary of what was checked."""
-    recipe = load_recipe(path)
+def validate(path: str, overrides: list[str] | None = None) -> tuple[Recipe, dict[str, Any]]:
+    """Load the recipe (with `--set key=value` overrides) and validate it; returns it and a summary."""
+    recipe = load_recipe(path, overrides)
     return recipe, validate_recipe(recipe)

@@ -22,7 +22,13 @@ def check(recipe: Recipe) -> None:
 
 
 def run(recipe: Recipe, out_dir: Any = None, **kwargs: Any) -> dict[str, Any]:
-    """Run the recipe's `generate:` section; returns the manifest."""
+    """Run the recipe's `generate:` section; returns the manifest.
+
+    vLLM's and the libraries' warnings and logs go to `generate/output.log` unless `--verbose`."""
+    from mixloom.layout import RunLayout
+    from mixloom.stage_log import library_output_to
     from reasoning.pipeline import run_generate
 
-    return run_generate(recipe, out_dir, **kwargs)
+    log = RunLayout(recipe.output_dir(out_dir)).stage_dir("generate") / "output.log"
+    with library_output_to(log):
+        return run_generate(recipe, out_dir, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,13 +35,23 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None, typer.Option(help="run directory (default: the recipe's `output`)")
         ] = None,
+        overrides: Annotated[
+            list[str] | None,
+            typer.Option("--set", help="override a recipe value, e.g. --set generate.tasks.0.n=2"),
+        ] = None,
+        verbose: Annotated[
+            bool,
+            typer.Option("--verbose", help="show vLLM and library logs here, not in generate/output.log"),
+        ] = False,
     ) -> None:
         """Generate verified reasoning data (math CoT, program-aided math, code) with vLLM or another engine."""
         import reasoning
         from mixloom.progress import console
         from mixloom.recipe import load_recipe
 
-        r = load_recipe(recipe)
+        if verbose:
+            os.environ["MIXLOOM_VERBOSE"] = "1"
+        r = load_recipe(recipe, overrides)
         if r.generate is None:
             raise UserError(
                 f"{recipe}: generate: the recipe has no `generate:` section (see recipes/reasoning.yaml)"

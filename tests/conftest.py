@@ -11,6 +11,7 @@ import yaml
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MIXLOOM_QUIET", "1")
+os.environ.setdefault("MIXLOOM_THREADS", "1")  # CPU losses depend on the thread count; tests compare them
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"

@@ -7,8 +7,6 @@ its TRL config and trainer, train, `finish`. Learn the pattern once, read the ot
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from training import refs
 from training.dist import pick_device
 from training.logs import JsonlLog, plot_loss, quiet_libraries
 from training.stages import section, write_stage_manifest
+from training.threads import ThreadTuner
 
 
 @dataclass
@@ -33,6 +32,7 @@ class StageIO:
     model_dir: Path
     device: str
     started: float = field(default_factory=time.time)
+    threads: int = 0
 
     @property
     def source(self) -> str:
@@ -47,7 +47,11 @@ def prepare(recipe: Recipe, run_dir: Path, stage: str) -> StageIO:
     model = refs.model_dir(
         recipe, run_dir, _default_model(recipe, run_dir, cfg.model), f"train.{stage}.model"
     )
-    return StageIO(recipe, stage, cfg, refs.stage_dir(run_dir, stage), files, model, pick_device(cfg.device))
+    device = pick_device(cfg.device)
+    tuner = ThreadTuner(device)  # TRL's CPU steps suffer from spinning threads on a busy machine too
+    return StageIO(
+        recipe, stage, cfg, refs.stage_dir(run_dir, stage), files, model, device, threads=tuner.threads
+    )
 
 
 def _default_model(recipe: Recipe, run_dir: Path, ref: str) -> str:
@@ -73,16 +77,28 @@ def trainer_args(io: StageIO, **extra: Any) -> dict[str, Any]:
         "data_seed": io.recipe.seed,
         "logging_steps": 1,
         "save_strategy": "no",
-        "report_to": "none",
+        "report_to": report_to(cfg.report_to),
         "use_cpu": cpu,
         "bf16": not cpu,
         "gradient_checkpointing": False,
         "dataloader_num_workers": 0,
-        "disable_tqdm": bool(os.environ.get("MIXLOOM_QUIET")) or not sys.stderr.isatty(),
+        "disable_tqdm": True,  # training.live.StepProgress shows the progress
         "model_init_kwargs": {"dtype": "float32"},
     }
     args.update(extra)
     return args
+
+
+def report_to(names: list[str]) -> list[str] | str:
+    """`report_to: [wandb]` etc.: each tracker must be installed (a missing one fails before training)."""
+    import importlib.util
+
+    missing = [n for n in names if importlib.util.find_spec(n) is None]
+    if missing:
+        raise UserError(
+            f"report_to: {', '.join(missing)} is not installed; `pip install {' '.join(missing)}` or remove it"
+        )
+    return names or "none"
 
 
 def tokenizer(io: StageIO):
@@ -145,6 +161,9 @@ def train_and_finish(trainer, io: StageIO, results: dict[str, Any]) -> dict[str,
             f"{io.source}: no example is left to train on (examples longer than max_length "
             f"{io.cfg.max_length} are dropped); raise train.{io.stage}.max_length"
         )
+    from training.live import attach
+
+    attach(trainer, io.stage)
     trainer.train()
     return finish(trainer, io, results)
 
@@ -172,6 +191,7 @@ def finish(trainer, io: StageIO, results: dict[str, Any]) -> dict[str, Any]:
         "last_loss": steps[-1]["loss"] if steps else None,
         "train_runtime_s": summary.get("train_runtime"),
         "start_model": str(io.model_dir),
+        "threads": io.threads or None,
         **results,
     }
     write_stage_manifest(io.recipe, io.stage, io.out, [*io.data_files, io.model_dir], results, io.started)

@@ -81,7 +81,7 @@ def check(recipe: Recipe) -> None:
         """Sequences longer than the pretrained context would run on untrained positions."""
         if t.pretrain is None or cfg.model not in ("train.pretrain", "train.sft", "train.rm", "train.dpo"):
             return
-        ctx = t.pretrain.model.context
+        ctx = _pretrain_context(recipe)
         length, key = (
             (cfg.max_completion_length, "max_completion_length")
             if stage == "grpo"
@@ -91,12 +91,15 @@ def check(recipe: Recipe) -> None:
             raise RecipeError(
                 err,
                 f"train.{stage}.{key}",
-                f"{length} does not fit the model's context of {ctx} tokens (train.pretrain.model.context)",
+                f"{length} does not fit the model's context of {ctx} tokens (train.pretrain context)",
                 f"use at most {ctx - (stage == 'grpo')}",
             )
 
     if t.pretrain is not None:
-        if t.tokenizer is None:
+        from training.model import checkpoint_dir
+
+        ckpt = checkpoint_dir(recipe, t.pretrain)
+        if t.tokenizer is None and ckpt is None:
             raise RecipeError(
                 err,
                 "train.tokenizer",
@@ -104,7 +107,7 @@ def check(recipe: Recipe) -> None:
                 "add `tokenizer: {vocab_size: 8192}` under `train:`",
             )
         p = t.pretrain
-        per_micro = p.micro_batch * p.model.context
+        per_micro = p.micro_batch * _pretrain_context(recipe)
         if p.batch_tokens % per_micro:
             lo = max(per_micro, p.batch_tokens // per_micro * per_micro)
             raise RecipeError(
@@ -144,3 +147,10 @@ def check(recipe: Recipe) -> None:
         data_ref(f"train.eval.{i}.data", data)
         if task.model:
             model_ref(f"train.eval.{i}.model", task.model)
+
+
+def _pretrain_context(recipe: Recipe) -> int:
+    from training.model import checkpoint_dir, context_length
+
+    p = recipe.train.pretrain
+    return context_length(p, checkpoint_dir(recipe, p))

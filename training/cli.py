@@ -20,7 +20,9 @@ def _summary(stage: str, res: dict[str, Any]) -> str:
         val = res.get("validation") or {}
         ppl = ", ".join(f"{k} {v['ppl']:.2f} (unigram {v['unigram_ppl']:.1f})" for k, v in val.items())
         tps = f"{res['tokens_per_s']:,.0f} tokens/s" if res.get("tokens_per_s") else ""
-        return f"{res['steps']} steps, {res['params']:,} params, {tps}; val ppl: {ppl or 'n/a'}"
+        n = (res.get("threads") or [0])[-1]
+        threads = f"; {n} CPU thread{'s' * (n > 1)}" if n else ""
+        return f"{res['steps']} steps, {res['params']:,} params, {tps}; val ppl: {ppl or 'n/a'}{threads}"
     return f"{res['steps']} steps, loss {res.get('first_loss')} -> {res.get('last_loss')}"
 
 
@@ -35,13 +37,23 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(
             True, "--resume/--no-resume", help="continue pretraining from its checkpoint"
         ),
+        overrides: list[str] = typer.Option(
+            [], "--set", help="override a recipe value, e.g. --set train.sft.max_steps=5 (repeatable)"
+        ),
+        verbose: bool = typer.Option(
+            False,
+            "--verbose",
+            help="show library warnings and logs here instead of in the stage's output.log",
+        ),
     ) -> None:
         """Train the tokenizer, pretrain on the curated mix, align with SFT / RM / DPO / GRPO."""
         import training
         from mixloom.progress import console
         from mixloom.recipe import load_recipe
 
-        r = load_recipe(recipe)
+        if verbose:
+            os.environ["MIXLOOM_VERBOSE"] = "1"
+        r = load_recipe(recipe, overrides)
         if r.train is None:
             raise UserError(f"{recipe}: train: the recipe has no `train:` section")
         training.check(r)
@@ -64,6 +76,9 @@ def register(app: typer.Typer) -> None:
         ),
         limit: int | None = typer.Option(None, "--limit", help="at most this many examples per task"),
         json_out: Path | None = typer.Option(None, "--json", help="also write the results to this file"),
+        overrides: list[str] = typer.Option(
+            [], "--set", help="override a recipe value, e.g. --set train.eval.0.limit=5 (repeatable)"
+        ),
     ) -> None:
         """Perplexity, ROUGE, F1 / exact match, pass@k and GSM8K accuracy of a trained model."""
         import training
@@ -72,7 +87,7 @@ def register(app: typer.Typer) -> None:
         from mixloom.sections.train import METRICS, EvalTask
         from training.evaluate import run_eval, table
 
-        r = load_recipe(recipe)
+        r = load_recipe(recipe, overrides)
         training.check(r)
         tasks = list(r.train.eval) if r.train else []
         for m in metric:

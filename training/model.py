@@ -5,6 +5,9 @@ Plain `LlamaForCausalLM`, so the saved directory loads in transformers, TRL and 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from mixloom.sections.train import ModelSection
 
 
@@ -51,3 +54,47 @@ def build_model(m: ModelSection, tokenizer, seed: int):
 
 def param_count(model) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def checkpoint_dir(recipe, cfg) -> Path | None:
+    """The checkpoint directory `train.pretrain.model` names, or None for a new model (raises if unusable)."""
+    from mixloom.errors import RecipeError
+
+    if not isinstance(cfg.model, str):
+        return None
+    d = recipe.resolve(cfg.model)
+    if not (d / "config.json").is_file():
+        raise RecipeError(
+            str(recipe.path),
+            "train.pretrain.model",
+            f"no Hugging Face checkpoint at {d} (no config.json)",
+            "give a local model directory (save_pretrained output), or a model shape {layers, heads, width, context}",
+        )
+    if not (d / "tokenizer.json").is_file() and not (d / "tokenizer_config.json").is_file():
+        raise RecipeError(
+            str(recipe.path),
+            "train.pretrain.model",
+            f"{d} has no tokenizer",
+            "save the tokenizer beside the model",
+        )
+    return d
+
+
+def context_length(cfg, ckpt: Path | None) -> int:
+    """Sequence length of pretraining: the model shape's, or `context` / the checkpoint's (at most 2048)."""
+    if ckpt is None:
+        return cfg.model.context
+    if cfg.context:
+        return cfg.context
+    config = json.loads((ckpt / "config.json").read_text())
+    return min(int(config.get("max_position_embeddings") or 2048), 2048)
+
+
+def load_checkpoint(ckpt: Path):
+    """Continue pretraining from a local checkpoint, in float32 (CPU-safe; autocast handles bf16 on GPU)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(ckpt, dtype=torch.float32)
+    model.config.use_cache = True
+    return model

@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from mixloom.progress import step_progress
 from mixloom.sections.train import PretrainSection
 from training import checkpoint, dist
 from training.data import IGNORE, PackedLoader, Prefetcher, domain_token_counts, eval_blocks
 from training.logs import JsonlLog, plot_loss, quiet_libraries, read_log
-from training.model import build_model, param_count
+from training.model import build_model, context_length, load_checkpoint, param_count
+from training.threads import ThreadTuner
 from training.tokenizer import load_tokenizer
 
 
@@ -40,12 +42,13 @@ class Plan:
         return self.micro_batch * self.grad_accum * self.context * self.world
 
 
-def make_plan(cfg: PretrainSection, world: int) -> Plan:
-    per_micro = cfg.micro_batch * cfg.model.context * world
+def make_plan(cfg: PretrainSection, world: int, context: int | None = None) -> Plan:
+    context = context or cfg.model.context
+    per_micro = cfg.micro_batch * context * world
     accum = max(1, round(cfg.batch_tokens / per_micro))
     warmup = cfg.warmup if cfg.warmup is not None else max(1, cfg.steps // 20)
     min_lr = cfg.min_lr if cfg.min_lr is not None else cfg.lr / 10
-    return Plan(cfg.micro_batch, accum, cfg.model.context, world, min(warmup, cfg.steps), min_lr)
+    return Plan(cfg.micro_batch, accum, context, world, min(warmup, cfg.steps), min_lr)
 
 
 def lr_at(step: int, cfg: PretrainSection, plan: Plan) -> float:
@@ -117,6 +120,7 @@ def train(
     config_hash: str,
     resume: bool = True,
     stop_at: int | None = None,
+    checkpoint_dir: Path | None = None,
 ) -> dict:
     """Run (or resume) pretraining; writes the model, checkpoints, log.jsonl and loss.png to `out_dir`."""
     import torch
@@ -124,11 +128,14 @@ def train(
 
     quiet_libraries()
     d = dist.setup(cfg.device)
+    tuner = ThreadTuner(d.device)  # before torch works: as many threads as CPUs free now
     checkpoint.seed_all(seed)
     tok = load_tokenizer(tokenizer_dir)
-    plan = make_plan(cfg, d.world)
+    plan = make_plan(cfg, d.world, context_length(cfg, checkpoint_dir))
     shares = cfg.shares or domain_token_counts(train_files)
-    raw = build_model(cfg.model, tok, seed).to(d.device)
+    raw = (load_checkpoint(checkpoint_dir) if checkpoint_dir else build_model(cfg.model, tok, seed)).to(
+        d.device
+    )
     cuda = d.device.startswith("cuda")
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -143,6 +150,7 @@ def train(
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         step, data_state, unigram = ck["step"], ck["data"][d.rank], ck["unigram"]
+        tuner.resume_with(ck.get("threads"))
         checkpoint.set_rng_state(ck["rng"][d.rank])
     packed = PackedLoader(
         train_files, shares, tok, plan.context, plan.micro_batch, seed, d.rank, d.world, data_state
@@ -168,57 +176,74 @@ def train(
     loss_acc, acc_steps = torch.zeros((), device=d.device), 0
     t_log = time.perf_counter()
     model.train()
-    while step < cfg.steps:
-        for micro in range(plan.grad_accum):
-            x, y, _ = loader.next_batch()
-            unigram += np.bincount(y.numpy().ravel(), minlength=vocab)
-            x, y = x.to(d.device, non_blocking=True), y.to(d.device, non_blocking=True)
-            sync = d.world == 1 or micro == plan.grad_accum - 1
-            with contextlib.nullcontext() if sync else model.no_sync(), autocast(d.device, cfg.dtype):
-                logits = model(input_ids=x, use_cache=False).logits
-                loss = F.cross_entropy(logits.float().view(-1, vocab), y.reshape(-1)) / plan.grad_accum
-            loss.backward()
-            loss_acc += loss.detach()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        lr = sched.get_last_lr()[0]
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        step, acc_steps, tokens_log = step + 1, acc_steps + 1, tokens_log + plan.step_tokens
+    last_loss, last_tps = None, None
+    with step_progress("train.pretrain", cfg.steps) if d.main else contextlib.nullcontext(_no_show) as show:
+        show(step)
+        while step < cfg.steps:
+            for micro in range(plan.grad_accum):
+                x, y, _ = loader.next_batch()
+                unigram += np.bincount(y.numpy().ravel(), minlength=vocab)
+                x, y = x.to(d.device, non_blocking=True), y.to(d.device, non_blocking=True)
+                sync = d.world == 1 or micro == plan.grad_accum - 1
+                with contextlib.nullcontext() if sync else model.no_sync(), autocast(d.device, cfg.dtype):
+                    logits = model(input_ids=x, use_cache=False).logits
+                    loss = F.cross_entropy(logits.float().view(-1, vocab), y.reshape(-1)) / plan.grad_accum
+                loss.backward()
+                loss_acc += loss.detach()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            lr = sched.get_last_lr()[0]
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step, acc_steps, tokens_log = step + 1, acc_steps + 1, tokens_log + plan.step_tokens
 
-        if step % cfg.log_every == 0 or step in (cfg.steps, stop_at):
-            loss_val = dist.all_reduce_sum(loss_acc.clone()).item() / d.world / acc_steps
-            elapsed = time.perf_counter() - t_log - busy  # training time only: eval and saving excluded
-            run_tokens, run_time = run_tokens + tokens_log, run_time + elapsed
-            log.write(
-                {
-                    "step": step,
-                    "loss": loss_val,
-                    "lr": lr,
-                    "tokens_per_s": tokens_log / elapsed,
-                    "tokens": step * plan.step_tokens,
-                    "domain_tokens": _global_tokens(loader, d),
-                }
-            )
-            loss_acc.zero_()
-            tokens_log, acc_steps, busy, t_log = 0, 0, 0.0, time.perf_counter()
-        t_busy = time.perf_counter()
-        if val and (step % cfg.eval_every == 0 or step == cfg.steps):
-            last_eval = evaluate(single, val, d, cfg, unigram)
-            log.write({"step": step, "eval": last_eval})
-        if step % cfg.checkpoint_every == 0 or step in (cfg.steps, stop_at):
-            _save_checkpoint(
-                out_dir, step, raw, opt, sched, loader, unigram, d, config_hash, cfg.keep_checkpoints
-            )
-        busy += time.perf_counter() - t_busy
-        if step == stop_at:
-            break
+            if step % cfg.log_every == 0 or step in (cfg.steps, stop_at):
+                loss_val = dist.all_reduce_sum(loss_acc.clone()).item() / d.world / acc_steps
+                elapsed = time.perf_counter() - t_log - busy  # training time only: eval and saving excluded
+                run_tokens, run_time = run_tokens + tokens_log, run_time + elapsed
+                log.write(
+                    {
+                        "step": step,
+                        "loss": loss_val,
+                        "lr": lr,
+                        "tokens_per_s": tokens_log / elapsed,
+                        "tokens": step * plan.step_tokens,
+                        "domain_tokens": _global_tokens(loader, d),
+                    }
+                )
+                last_loss, last_tps = loss_val, tokens_log / elapsed
+                loss_acc.zero_()
+                tokens_log, acc_steps, busy, t_log = 0, 0, 0.0, time.perf_counter()
+            t_busy = time.perf_counter()
+            if val and (step % cfg.eval_every == 0 or step == cfg.steps):
+                last_eval = evaluate(single, val, d, cfg, unigram)
+                log.write({"step": step, "eval": last_eval})
+            if step % cfg.checkpoint_every == 0 or step in (cfg.steps, stop_at):
+                _save_checkpoint(
+                    out_dir,
+                    step,
+                    raw,
+                    opt,
+                    sched,
+                    loader,
+                    unigram,
+                    d,
+                    config_hash,
+                    cfg.keep_checkpoints,
+                    tuner.threads,
+                )
+            busy += time.perf_counter() - t_busy
+            show(step, loss=last_loss, tokens_per_s=last_tps)
+            tuner.maybe_retune()
+            if step == stop_at:
+                break
     loader.close()
     if val and not last_eval and step == cfg.steps:  # resumed a finished run: report its validation again
         last_eval = evaluate(single, val, d, cfg, unigram)
     results = {
         "steps": step,
+        "threads": tuner.history,
         "params": param_count(raw),
         "plan": plan.__dict__,
         "shares_target": _norm(shares),
@@ -254,6 +279,10 @@ def _weights_digest(model, d: dist.Dist) -> list[str]:
     return dist.gather(h.hexdigest()[:16], d)
 
 
+def _no_show(step: int, **_: Any) -> None:
+    return None
+
+
 def _norm(shares: dict[str, float]) -> dict[str, float]:
     total = sum(shares.values())
     return {k: v / total for k, v in sorted(shares.items())}
@@ -264,7 +293,7 @@ def _global_tokens(loader: Prefetcher, d: dist.Dist) -> dict[str, int]:
     return {k: sum(r[k] for r in per_rank) for k in sorted(loader.tokens)}
 
 
-def _save_checkpoint(out_dir, step, raw, opt, sched, loader, unigram, d, config_hash, keep) -> None:
+def _save_checkpoint(out_dir, step, raw, opt, sched, loader, unigram, d, config_hash, keep, threads) -> None:
     data, rng = dist.gather(loader.state(), d), dist.gather(checkpoint.rng_state(), d)
     if d.main:
         payload = {
@@ -276,6 +305,7 @@ def _save_checkpoint(out_dir, step, raw, opt, sched, loader, unigram, d, config_
             "unigram": unigram,
             "world": d.world,
             "config_hash": config_hash,
+            "threads": threads,
         }
         checkpoint.save(out_dir / "checkpoints", step, payload, keep)
     dist.barrier(d)

@@ -37,10 +37,19 @@ def _model_ref(recipe: Recipe, ref: str) -> str:
 def run_stage(
     recipe: Recipe, stage: str, out: str | Path | None = None, resume: bool = True
 ) -> dict[str, Any]:
-    """Run one training stage for a recipe; `out` overrides the run directory."""
-    from training import stages
+    """Run one training stage for a recipe; `out` overrides the run directory.
+
+    Library warnings, logs and printed dicts go to `train/<stage>/output.log` unless `--verbose`."""
+    from mixloom.stage_log import library_output_to
 
     run_dir = recipe.output_dir(out)
+    with library_output_to(RunLayout(run_dir).stage_dir(f"train.{stage}") / "output.log"):
+        return _run_stage(recipe, stage, run_dir, resume)
+
+
+def _run_stage(recipe: Recipe, stage: str, run_dir: Path, resume: bool) -> dict[str, Any]:
+    from training import stages
+
     if stage == "tokenizer":
         return stages.run_tokenizer(recipe, run_dir)
     if stage == "pretrain":
@@ -56,9 +65,11 @@ def run_eval(
     recipe: Recipe, run_dir: str | Path, tasks: list | None = None, model: str | None = None
 ) -> dict:
     """Evaluate the recipe's `train.eval` tasks (or `tasks`) on the last trained model (or `model`)."""
+    from mixloom.stage_log import library_output_to
     from training.evaluate import run_eval as _run_eval
 
-    return _run_eval(recipe, Path(run_dir), tasks, model)
+    with library_output_to(RunLayout(Path(run_dir)).eval / "output.log"):
+        return _run_eval(recipe, Path(run_dir), tasks, model)
 
 
 class TrainStage(Stage):

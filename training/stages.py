@@ -77,11 +77,13 @@ def run_tokenizer(recipe: Recipe, run_dir: Path) -> dict[str, Any]:
 def run_pretrain(
     recipe: Recipe, run_dir: Path, resume: bool = True, stop_at: int | None = None
 ) -> dict[str, Any]:
+    from training.model import checkpoint_dir
     from training.pretrain import train
 
     cfg, started = section(recipe, "pretrain"), time.time()
-    tok_dir = refs.stage_dir(run_dir, "tokenizer")
-    if not (tok_dir / "tokenizer.json").exists():
+    ckpt = checkpoint_dir(recipe, cfg)  # continue from a local checkpoint (with its tokenizer)
+    tok_dir = ckpt or refs.stage_dir(run_dir, "tokenizer")
+    if not (tok_dir / "tokenizer.json").exists() and ckpt is None:
         raise UserError(
             f"{recipe.path}: train.pretrain: no tokenizer at {tok_dir}; run `--stage tokenizer` first"
         )
@@ -92,8 +94,21 @@ def run_pretrain(
         else []
     )
     out = refs.stage_dir(run_dir, "pretrain")
-    config_hash = stable_hash([cfg.model_dump(mode="json"), recipe.seed])
-    results = train(cfg, tok_dir, files, val, out, recipe.seed, config_hash, resume=resume, stop_at=stop_at)
+    config_hash = stable_hash([cfg.model_dump(mode="json"), recipe.seed, str(ckpt)])
+    results = train(
+        cfg,
+        tok_dir,
+        files,
+        val,
+        out,
+        recipe.seed,
+        config_hash,
+        resume=resume,
+        stop_at=stop_at,
+        checkpoint_dir=ckpt,
+    )
+    if ckpt is not None:
+        results["start_model"] = str(ckpt)
     if results["steps"] == cfg.steps:
         write_stage_manifest(recipe, "pretrain", out, [*files, *val, tok_dir], results, started)
     return results

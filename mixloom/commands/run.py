@@ -16,12 +16,23 @@ def run_cmd(
     out: Annotated[Path | None, typer.Option(help="run directory (default: the recipe's output)")] = None,
     force: Annotated[bool, typer.Option(help="rerun every stage even if its inputs are unchanged")] = False,
     only: Annotated[list[str] | None, typer.Option(help="run only these stages (repeatable)")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="override a recipe value, e.g. --set train.sft.max_steps=5"),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="show library logs here instead of in each stage's output.log")
+    ] = False,
 ) -> None:
     """Run a whole recipe (its stages in the order of what they read), then write the report and data card."""
+    import os
+
     from mixloom.orchestrator import run_recipe
     from mixloom.validate import validate
 
-    r, _ = validate(str(recipe))
+    if verbose:
+        os.environ["MIXLOOM_VERBOSE"] = "1"
+    r, _ = validate(str(recipe), overrides)
     summary = run_recipe(r, out=out, force=force, only=only)
     for stage, what in summary.items():
         console.print(f"  {stage}: {what}", highlight=False, markup=False)
@@ -31,6 +42,7 @@ def plan_cmd(
     recipe: Annotated[Path, typer.Argument(help="recipe YAML")],
     out: Annotated[Path | None, typer.Option(help="run directory (default: the recipe's output)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="override a recipe value")] = None,
 ) -> None:
     """Show the run graph: each stage, what it reads, and whether it is cached or will run (and why)."""
     from dataclasses import asdict
@@ -38,7 +50,7 @@ def plan_cmd(
     from mixloom.orchestrator import plan
     from mixloom.validate import validate
 
-    r, _ = validate(str(recipe))
+    r, _ = validate(str(recipe), overrides)
     statuses = plan(r, out)
     if as_json:
         stdout.print_json(json.dumps([asdict(s) for s in statuses]))

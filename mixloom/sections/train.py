@@ -55,7 +55,16 @@ class ModelSection(Strict):
 
 
 class PretrainSection(Strict):
-    model: ModelSection = ModelSection()
+    model: ModelSection | str = Field(
+        ModelSection(),
+        description="a new model's shape, or a local Hugging Face checkpoint directory to continue "
+        "pretraining from (its own tokenizer is used; no tokenizer stage needed)",
+    )
+    context: int | None = Field(
+        None,
+        ge=8,
+        description="sequence length for a checkpoint `model` (default: its max_position_embeddings, at most 2048)",
+    )
     data: str = "curate.train"
     validation: str | None = "curate.validation"
     steps: int = Field(500, ge=1)
@@ -79,6 +88,12 @@ class PretrainSection(Strict):
     dtype: Literal["auto", "bf16", "fp32"] = "auto"
     compile: Literal["auto"] | bool = "auto"
 
+    @model_validator(mode="after")
+    def _context(self) -> PretrainSection:
+        if isinstance(self.model, ModelSection) and self.context not in (None, self.model.context):
+            raise ValueError("context: set the sequence length with model.context for a new model")
+        return self
+
 
 class _Align(Strict):
     """What every TRL stage shares: the data, the starting model and the optimiser settings."""
@@ -93,6 +108,9 @@ class _Align(Strict):
     max_length: int = Field(512, ge=8)
     warmup: float = Field(0.0, ge=0, lt=1, description="warmup as a fraction of the steps")
     device: Device = "auto"
+    report_to: list[Literal["wandb", "tensorboard", "mlflow"]] = Field(
+        [], description="experiment trackers to log to (each must be installed); default none"
+    )
 
 
 class SFTSection(_Align):
