@@ -27,6 +27,7 @@ from curation.io.readers import ReadTask, read_file
 from curation.io.writers import write_parquet, write_table
 from curation.mix import plan_mix
 from curation.passes import Applied, PassJob, run_pass
+from curation.pii.scrub import scrub_run
 from curation.plan import Plan, PlannedStep, make_plan
 from curation.splits import assign_splits
 from curation.steps.base import REJECT
@@ -371,6 +372,9 @@ def curate(
         "outputs": {"curated": "curated/", "rejects": "rejects/", "mix": "mix/"},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
+    scrubbed = scrub_run(plan, layout)  # a pii step: no original value stays in rejects/ or _work/
+    if scrubbed:
+        manifest["pii_scrub"] = scrubbed
     write_manifest(out_dir, manifest)
     check_accounting(layout, manifest)
     console.print(
