@@ -28,6 +28,7 @@ from curation.io.readers import ReadGroup, ReadTask, read_group
 from curation.io.writers import write_parquet
 from curation.mix import MixError, plan_mix
 from curation.passes import Applied, PassJob, run_pass
+from curation.pii.scrub import scrub_run
 from curation.plan import Plan, PlannedStep, make_plan
 from curation.rundir import check_out_dir, collect_garbage
 from curation.shards import pack_shards, parquet_rows, read_groups
@@ -398,6 +399,9 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         "outputs": {"curated": "curated/", "rejects": "rejects/", "mix": "mix/"},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
+    scrubbed = scrub_run(plan, layout)  # a pii step: no original value stays in rejects/ or _work/
+    if scrubbed:
+        manifest["pii_scrub"] = scrubbed
     if mix_error is not None:
         manifest["status"] = "failed"
         manifest["mix_error"] = {"message": str(mix_error), **mix_error.details}

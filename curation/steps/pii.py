@@ -15,8 +15,8 @@ credentials, private keys and secrets, and redact, mask or reject per type (a Lo
 - `ner: {model: DIR}`: names and addresses from a local token-classification model (transformers,
   offline, off by default).
 
-Run it right after `normalize` and before the other steps: documents rejected before it keep their text
-in `rejects/` unredacted, and NFKC turns full-width digits into the ASCII ones the validators read.
+Run it right after `normalize` (NFKC turns full-width digits into the ASCII ones the validators read). After
+the run, `curation.pii.scrub` redacts documents rejected before this step and removes the `_work/` cache.
 """
 
 from __future__ import annotations
