@@ -151,10 +151,14 @@ def test_two_reviewers_in_chromium_then_export(write_recipe, tmp_path):
 
         d = browser()
         try:  # the sample whose answer holds a <script> and HTML, as alice sees it after both reviewed
+            from selenium.webdriver.support.ui import WebDriverWait
+
             d.get(url + "/")
             d.find_element(By.ID, "name").send_keys("alice\n")
+            WebDriverWait(d, 30).until(lambda d: not d.find_elements(By.ID, "name"))  # signed in (a busy CI)
             hostile = items[0]
             d.get(f"{url}/item?{httpx.QueryParams({'id': hostile.id})}")
+            WebDriverWait(d, 30).until(lambda d: d.find_elements(By.ID, "answer-text"))
             assert HOSTILE in d.find_element(By.ID, "answer-text").text
             assert d.title.startswith("mixloom review") and not d.find_elements(By.ID, "injected")
             assert d.execute_script("return document.querySelectorAll('main script, main img').length") == 0
