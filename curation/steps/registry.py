@@ -90,7 +90,9 @@ def parse_step(entry: dict[str, Any], index: int, recipe: str) -> tuple[str, Bas
     ((name, raw),) = entry.items()
     where = f"steps.{index}.{name}"
     if name not in STEPS:
-        raise RecipeError(recipe, where, f"unknown step '{name}'", f"use one of: {', '.join(sorted(STEPS))}")
+        raise RecipeError(
+            recipe, where, f"unknown step '{name}'", f"use one of: {', '.join(sorted(STEPS))}"
+        )
     info = step_info(name)
     if raw is None:
         raw = {}
@@ -111,16 +113,6 @@ def parse_step(entry: dict[str, Any], index: int, recipe: str) -> tuple[str, Bas
                 msg = f"unknown parameter (known: {fields})"
             problems.append(f"{where}.{key}: {msg}" if key else f"{where}: {msg}")
         raise RecipeError(recipe, where, "; ".join(problems)) from None
-
-
-def step_reads(entries: list[dict[str, Any]], recipe: str) -> list[str]:
-    """What the steps read besides the documents (e.g. `train.quality_model`): inputs of the curate stage."""
-    out: list[str] = []
-    for i, entry in enumerate(entries):
-        name, params = parse_step(entry, i, recipe)
-        reads = step_info(name).reads
-        out += reads(params) if reads else []
-    return out
 
 
 def build_steps(
