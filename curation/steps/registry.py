@@ -118,16 +118,6 @@ def parse_step(entry: dict[str, Any], index: int, recipe: str) -> tuple[str, Bas
         raise RecipeError(recipe, where, "; ".join(problems)) from None
 
 
-def step_reads(entries: list[dict[str, Any]], recipe: str) -> list[str]:
-    """What the steps read besides the documents (e.g. `train.quality_model`): inputs of the curate stage."""
-    out: list[str] = []
-    for i, entry in enumerate(entries):
-        name, params = parse_step(entry, i, recipe)
-        reads = step_info(name).reads
-        out += reads(params) if reads else []
-    return out
-
-
 def build_steps(
     entries: list[dict[str, Any]],
     root: Path,

@@ -55,17 +55,24 @@ def fitted_model(tmp_path_factory):
     torch.manual_seed(0)
     seqs = []
     for d in DOCS:
-        msgs = [{"role": "user", "content": PROMPT.replace("{text}", d)}]
-        prompt = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
-        ids = tok(prompt + ANSWER + "<|im_end|>", add_special_tokens=False)["input_ids"]
+        msgs = [
+            {"role": "user", "content": PROMPT.replace("{text}", d)},
+            {"role": "assistant", "content": ANSWER},
+        ]
+        full = tok.apply_chat_template(msgs, tokenize=False)  # the template's own end-of-turn token
+        ids = tok(full, add_special_tokens=False)["input_ids"]
         seqs.append(torch.tensor([ids]))
     opt = torch.optim.AdamW(lm.parameters(), lr=1e-2)
-    for _ in range(60):
+    for _ in range(300):  # until the answers are learnt by heart (a few dozen passes)
+        total = 0.0
         for ids in seqs:
             loss = lm(ids, labels=ids).loss
             loss.backward()
             opt.step()
             opt.zero_grad()
+            total += loss.item()
+        if total / len(seqs) < 0.02:
+            break
     lm.save_pretrained(src)
     return src
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from curation.pipeline import curate
-from curation.steps.registry import step_reads
+from curation.steps.registry import parse_step, step_info
 from mixloom.errors import UserError
 from mixloom.layout import RunLayout
 from mixloom.plugins import STAGES
@@ -172,7 +172,8 @@ def test_step_by_reference_and_cache_follows_the_model(tmp_path, trained):
     shutil.copytree(layout.root / "annotate", run / "annotate")
     shutil.copytree(layout.root / "train", run / "train")
     recipe = example(tmp_path)
-    assert "train.quality_model" in step_reads(recipe.steps, str(recipe.path))
+    name, params = parse_step(recipe.steps[2], 2, str(recipe.path))
+    assert step_info(name).reads(params) == ["train.quality_model"]  # the run graph's edge to the stage
     first = curate(recipe, out=run)
     scored = pl.read_parquet(sorted((run / "curated").glob("*.parquet")))["quality_model_score"]
     # retrain with other settings: the step re-scores (its cache key has the model's checksum)
