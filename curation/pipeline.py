@@ -28,7 +28,7 @@ from curation.passes import PassJob, run_pass
 from curation.plan import Plan, make_plan
 from curation.splits import assign_splits
 from curation.steps.base import REJECT
-from curation.tokens import describe
+from curation.tokens import describe, tokenizer_entry, unit_label
 from mixloom.manifest import code_version, file_entry, package_versions, stable_hash, write_manifest
 from mixloom.progress import console
 from mixloom.recipe import Recipe
@@ -332,7 +332,12 @@ def curate(
         },
         "rejected": read_summary["rejected"] + sum(sum(row.get("reasons", {}).values()) for row in steps),
         "step_reports": step_reports,
-        "mix": mix_report,
+        "mix": mix_report
+        and {
+            **mix_report,
+            "unit_label": unit_label(mix_report["unit"], plan.tokenizer),
+            "tokenizer": tokenizer_entry(plan.tokenizer),
+        },
         "splits": split_stats,
         "outputs": {"curated": "curated/", "rejects": "rejects/", "mix": "mix/"},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},

@@ -63,7 +63,8 @@ def data_card(run: Path) -> str:
         lines += [
             "## Mix",
             "",
-            f"Budget {mix['budget']:,.0f} {mix['unit']}.",
+            f"Budget {mix['budget']:,.0f} {mix.get('unit_label', mix['unit'])}"
+            + (f" ({mix['tokenizer']['describe']})." if isinstance(mix.get("tokenizer"), dict) else "."),
             "",
             "| domain | target | achieved |",
             "|---|---|---|",

@@ -24,10 +24,19 @@ STAGES = Registry(
 )
 
 # Top-level recipe sections owned by a stage package: key → its pydantic schema.
-SECTIONS = Registry("recipe section", {})
+SECTIONS = Registry(
+    "recipe section",
+    {
+        "ablate": "mixloom.experiments.schema:AblateSection",
+        "mix_search": "mixloom.experiments.schema:MixSearchSection",
+    },
+)
 
 # Commands of the stage packages: name → a `register(app: typer.Typer)` function.
 COMMANDS = Registry(
     "command",
-    {},
+    {
+        "ablate": "mixloom.experiments.commands:register_ablate",
+        "mix-search": "mixloom.experiments.commands:register_mix_search",
+    },
 )

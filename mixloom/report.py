@@ -74,7 +74,7 @@ def fig_mix(run: Path, m: dict, out: Path) -> list[Figure]:
         [i + 0.2 for i in x], [100 * mix["domains"][d]["achieved_share"] for d in doms], 0.4, label="achieved"
     )
     ax.set_xticks(list(x), doms)
-    ax.set_ylabel(f"share of {mix['unit']} (%)")
+    ax.set_ylabel(f"share of {mix.get('unit_label', mix['unit'])} (%)")
     ax.set_title("Domain mix: target vs achieved")
     ax.legend()
     return [("Mix", "Share per domain, target vs achieved", _save(fig, out / "mix.png"))]
@@ -272,7 +272,8 @@ def tables(run: Path, m: dict | None) -> list[tuple[str, str]]:
                 ]
                 for d, r in mix["domains"].items()
             ]
-            out.append(("Mix", _table(rows, ["domain", "target", "achieved", f"{mix['unit']}"])))
+            unit = mix.get("unit_label", mix["unit"])
+            out.append(("Mix", _table(rows, ["domain", "target", "achieved", f"{unit}"])))
     ev = _json(run / "train" / "eval" / "results.json")
     if ev:
         rows = [
