@@ -17,7 +17,7 @@ from typing import Any
 from mixloom.errors import UserError
 from mixloom.experiments import prepare
 from mixloom.experiments.overrides import apply_overrides
-from mixloom.experiments.runs import Workspace, bpb_by_set, prepare_evalsets, write_json
+from mixloom.experiments.runs import Workspace, bpb_by_set, prepare_evalsets, train_many, write_json
 from mixloom.experiments.schema import AblateSection
 from mixloom.layout import RunLayout
 from mixloom.progress import console
@@ -108,12 +108,17 @@ def run_ablation(recipe: Recipe, out: Path | None = None, only: list[str] | None
     evalsets = prepare_evalsets(recipe, cfg.eval, root, base_run)
     per_run: dict[str, dict[int, dict[str, float]]] = {}
     runs: dict[str, dict[str, Any]] = {}
+    curated = {}
     for v, doc in docs.items():
-        console.print(f"[bold]ablate[/] variant {v}", highlight=False)
-        curated = ws.curate(doc)
-        per_run[v], runs[v] = {}, {"curated": str(curated), "seeds": {}}
+        console.print(f"[bold]ablate[/] variant {v}: curate", highlight=False)
+        curated[v] = ws.curate(doc)
+    jobs = [(curated[v], cfg.proxy, seed, evalsets, None) for v in docs for seed in cfg.seeds]
+    console.print(f"[bold]ablate[/] {len(jobs)} proxy runs ({cfg.workers} at once)", highlight=False)
+    done = iter(train_many(ws, jobs, cfg.workers))
+    for v in docs:
+        per_run[v], runs[v] = {}, {"curated": str(curated[v]), "seeds": {}}
         for seed in cfg.seeds:
-            run = ws.train(curated, cfg.proxy, seed, evalsets)
+            run = next(done)
             res = bpb_by_set(run, evalsets)
             per_run[v][seed] = {s: d["overall"] for s, d in res.items()}
             runs[v]["seeds"][seed] = {"run": str(run), "bpb": res}

@@ -23,7 +23,7 @@ import yaml
 from mixloom.errors import UserError
 from mixloom.experiments import regmix
 from mixloom.experiments.ablate import base_doc, mean_std, output_dir
-from mixloom.experiments.runs import Workspace, bpb_by_set, prepare_evalsets, write_json
+from mixloom.experiments.runs import Workspace, bpb_by_set, prepare_evalsets, train_many, write_json
 from mixloom.experiments.schema import MixSearchSection
 from mixloom.progress import console
 from mixloom.recipe import Recipe
@@ -67,8 +67,7 @@ def run_search(recipe: Recipe, out: Path | None = None) -> dict[str, Any]:
     rng = np.random.default_rng(recipe.seed)
     mixtures = regmix.sample(hand, cfg.concentration, cfg.runs, rng)
 
-    def train(w: np.ndarray, seed: int) -> dict[str, Any]:
-        run = ws.train(curated, cfg.proxy, seed, evalsets, dict(zip(domains, w.tolist(), strict=True)))
+    def record(w: np.ndarray, seed: int, run: Path) -> dict[str, Any]:
         res = bpb_by_set(run, evalsets)
         return {
             "shares": dict(zip(domains, w.tolist(), strict=True)),
@@ -78,21 +77,25 @@ def run_search(recipe: Recipe, out: Path | None = None) -> dict[str, Any]:
             "objective": objective(res, cfg.objective),
         }
 
-    samples = []
-    for i, w in enumerate(mixtures):
-        console.print(
-            f"[bold]mix-search[/] proxy {i + 1}/{cfg.runs}: "
-            + ", ".join(f"{d} {x:.3f}" for d, x in zip(domains, w, strict=True)),
-            highlight=False,
-        )
-        samples.append(train(w, cfg.seeds[0]))
+    def train(mixes: list[tuple[np.ndarray, int]]) -> list[dict[str, Any]]:
+        jobs = [
+            (curated, cfg.proxy, s, evalsets, dict(zip(domains, w.tolist(), strict=True))) for w, s in mixes
+        ]
+        runs = train_many(ws, jobs, cfg.workers)
+        return [record(w, s, r) for (w, s), r in zip(mixes, runs, strict=True)]
+
+    console.print(
+        f"[bold]mix-search[/] {cfg.runs} proxies on sampled mixtures ({cfg.workers} at once)", highlight=False
+    )
+    samples = train([(w, cfg.seeds[0]) for w in mixtures])
     y = np.array([s["objective"] for s in samples])
     model = regmix.fit(mixtures, y)
     pick = regmix.best(model, hand, cfg.concentration, cfg.candidates, cfg.top, rng, cfg.min_share)
     pick = np.round(pick, 4)
     pick[-1] = round(1.0 - float(pick[:-1].sum()), 4)
     console.print("[bold]mix-search[/] verifying the pick and the hand-set shares", highlight=False)
-    verify = {name: [train(w, s) for s in cfg.seeds] for name, w in (("searched", pick), ("hand_set", hand))}
+    both = train([(w, s) for w in (pick, hand) for s in cfg.seeds])
+    verify = {"searched": both[: len(cfg.seeds)], "hand_set": both[len(cfg.seeds) :]}
     summary = {}
     for name, runs in verify.items():
         m, sd = mean_std([r["objective"] for r in runs])
@@ -151,7 +154,13 @@ def fit_plot(res: dict[str, Any], model: regmix.Fit) -> bytes:
         for name, color in (("searched", "tab:green"), ("hand_set", "tab:red")):
             sm = res["summary"][name]
             ax.errorbar([sm["shares"][d]], [sm["mean"]], yerr=[sm["std"]], fmt="o", color=color, label=name)
-        lo, hi = min(s["objective"] for s in res["samples"]), max(s["objective"] for s in res["samples"])
+        ys = [s["objective"] for s in res["samples"]]
+        ys += [
+            res["summary"][k]["mean"] + sign * res["summary"][k]["std"]
+            for k in res["summary"]
+            for sign in (-1, 1)
+        ]
+        lo, hi = min(ys), max(ys)
         ax.set_ylim(lo - 0.2 * (hi - lo + 1e-3), hi + 0.2 * (hi - lo + 1e-3))
         ax.set_xlabel(f"share of {d}")
         ax.set_ylabel(f"{res['objective']} bits per byte")

@@ -4,7 +4,9 @@ Clean documents (WikiText-2 paragraphs, FiQA posts) are mixed with: exact duplic
 words changed), boilerplate lines shared across pages (cookie banners, share buttons), spam and keyword
 stuffing, mojibake (UTF-8 read as cp1252), non-English text (GnuPG's translated help files when the system has
 them), toxic tweets (Davidson et al. 2017) and code dumps (the Python standard library's sources). Every
-document records its `kind`, so what curation removed can be checked against what was injected.
+document records its `kind`, so what curation removed can be checked against what was injected. Two crawls,
+`web.jsonl` (encyclopedic text and most noise) and `finance.jsonl` (microblog posts, their copies and spam), so a
+recipe can filter each as it should (Gopher's document rules suit articles, not 20-word posts).
 """
 
 from __future__ import annotations
@@ -112,7 +114,9 @@ def build(
     noise: dict[str, float] | None = None,
     code_lines: int = 40,
 ) -> Path:
-    """Write `out` (JSONL: id, text, kind) unless it already holds this exact build; returns its path."""
+    """Write two crawls into the folder `out`, `web.jsonl` and `finance.jsonl` (id, text, kind), unless it
+    already holds this exact build. Noise made from a clean document lands in that document's crawl; spam is
+    split between both; the rest is web. Returns the folder."""
     counts = {
         "exact_dup": 0.25,
         "near_dup": 0.15,
@@ -132,42 +136,53 @@ def build(
         {
             "args": [wiki, finance, finance_field, toxic, non_english, seed, counts, code_lines],
             "files": {k: file_checksum(p) for k, p in src.items()},
+            "version": 2,
         }
     )
-    meta = dst.with_name(dst.name + ".meta.json")
-    if dst.exists() and meta.exists() and json.loads(meta.read_text()).get("key") == key:
+    meta = dst / "meta.json"
+    if meta.exists() and json.loads(meta.read_text()).get("key") == key:
         return dst
     rng = random.Random(seed)
-    clean = [("clean_wiki", t) for t in _paragraphs(src["wiki"])]
-    clean += [("clean_finance", t) for t in _json_texts(src["finance"], finance_field)]
+    clean = [("clean_wiki", t, "web") for t in _paragraphs(src["wiki"])]
+    clean += [("clean_finance", t, "finance") for t in _json_texts(src["finance"], finance_field)]
     n = len(clean)
-    vocab = sorted({w for _, t in clean for w in re.findall(r"[a-z]{5,}", t.lower())})
-    docs: list[tuple[str, str]] = []
-    for kind, text in clean:
+    vocab = {
+        c: sorted({w for _, t, c2 in clean if c2 == c for w in re.findall(r"[a-z]{5,}", t.lower())})
+        for c in ("web", "finance")
+    }
+    docs: list[tuple[str, str, str]] = []
+    for kind, text, crawl in clean:
         if rng.random() < counts["boilerplate"]:
             top, bottom = rng.sample(BOILERPLATE, 2)
             text = f"{top}\n{text}\n{bottom}"
             kind = kind + "+boilerplate"
-        docs.append((kind, text))
-    picks = lambda frac: [rng.choice(clean)[1] for _ in range(int(frac * n))]  # noqa: E731
-    docs += [("exact_dup", t) for t in picks(counts["exact_dup"])]
-    docs += [("near_dup", _near(t, rng)) for t in picks(counts["near_dup"])]
-    docs += [("spam", _spam(vocab, rng)) for _ in range(int(counts["spam"] * n))]
-    accented = [t for _, t in clean if any(ord(c) > 127 for c in t)] or [t for _, t in clean]
-    docs += [("mojibake", _mojibake(rng.choice(accented))) for _ in range(int(counts["mojibake"] * n))]
-    docs += [("non_english", t) for t in _non_english(non_english, int(counts["non_english"] * n))]
-    docs += [("toxic", t) for t in _toxic(src["toxic"], int(counts["toxic"] * n), rng)]
-    docs += [("code", t) for t in _code(int(counts["code"] * n), code_lines, rng)]
+        docs.append((kind, text, crawl))
+    picks = lambda frac: [rng.choice(clean) for _ in range(int(frac * n))]  # noqa: E731
+    docs += [("exact_dup", t, c) for _, t, c in picks(counts["exact_dup"])]
+    docs += [("near_dup", _near(t, rng), c) for _, t, c in picks(counts["near_dup"])]
+    for i in range(int(counts["spam"] * n)):
+        crawl = ("web", "finance")[i % 2]
+        docs.append(("spam", _spam(vocab[crawl], rng), crawl))
+    accented = [t for _, t, _ in clean if any(ord(c) > 127 for c in t)] or [t for _, t, _ in clean]
+    docs += [("mojibake", _mojibake(rng.choice(accented)), "web") for _ in range(int(counts["mojibake"] * n))]
+    docs += [("non_english", t, "web") for t in _non_english(non_english, int(counts["non_english"] * n))]
+    docs += [("toxic", t, "web") for t in _toxic(src["toxic"], int(counts["toxic"] * n), rng)]
+    docs += [("code", t, "web") for t in _code(int(counts["code"] * n), code_lines, rng)]
     rng.shuffle(docs)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for i, (kind, text) in enumerate(docs):
-            f.write(json.dumps({"id": f"doc{i:06d}", "kind": kind, "text": text}, ensure_ascii=False) + "\n")
-    tmp.replace(dst)
+    dst.mkdir(parents=True, exist_ok=True)
     kinds: dict[str, Any] = {}
-    for kind, text in docs:
-        k = kinds.setdefault(kind.split("+")[0], {"docs": 0, "chars": 0})
+    for crawl in ("web", "finance"):
+        tmp = dst / f".{crawl}.jsonl.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            for i, (kind, text, c) in enumerate(docs):
+                if c == crawl:
+                    f.write(
+                        json.dumps({"id": f"{crawl}{i:06d}", "kind": kind, "text": text}, ensure_ascii=False)
+                    )
+                    f.write("\n")
+        tmp.replace(dst / f"{crawl}.jsonl")
+    for kind, text, crawl in docs:
+        k = kinds.setdefault(f"{crawl}:{kind.split('+')[0]}", {"docs": 0, "chars": 0})
         k["docs"], k["chars"] = k["docs"] + 1, k["chars"] + len(text)
-    meta.write_text(json.dumps({"key": key, "kinds": kinds}, indent=2) + "\n")
+    meta.write_text(json.dumps({"key": key, "kinds": kinds}, indent=2, sort_keys=True) + "\n")
     return dst

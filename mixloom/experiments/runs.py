@@ -34,6 +34,10 @@ class Workspace:
 
     base: Recipe
     root: Path
+    code: str = ""  # the code version, read once: every run of one experiment is keyed by the same one
+
+    def __post_init__(self) -> None:
+        self.code = self.code or code_version()
 
     def curation_doc(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The curation-only recipe of an effective recipe mapping (paths resolve from the base's root)."""
@@ -45,7 +49,7 @@ class Workspace:
         from mixloom.orchestrator import run_recipe
 
         cur = self.curation_doc(doc)
-        run = self.root / "curate" / stable_hash({"recipe": cur, "code": code_version()})
+        run = self.root / "curate" / stable_hash({"recipe": cur, "code": self.code})
         # always asked: the orchestrator's cache key covers the input files' checksums
         run_recipe(_write_recipe(run, cur), out=run)
         return run
@@ -69,17 +73,56 @@ class Workspace:
             },
         }
 
+    def proxy_dir(
+        self, curated: Path, proxy: Proxy, seed: int, evalsets: dict[str, Path], shares=None
+    ) -> Path:
+        """The content-addressed directory of one proxy run."""
+        doc = self.proxy_doc(curated, proxy, seed, evalsets, shares)
+        key = {"recipe": doc, "curated": _state_key(curated, "curate"), "code": self.code}
+        return self.root / "train" / stable_hash(key)
+
     def train(self, curated: Path, proxy: Proxy, seed: int, evalsets: dict[str, Path], shares=None) -> Path:
         """Train and evaluate one proxy (or find it done); returns its run directory."""
+        run = self.proxy_dir(curated, proxy, seed, evalsets, shares)
+        return self.train_in(run, self.proxy_doc(curated, proxy, seed, evalsets, shares))
+
+    def train_in(self, run: Path, doc: dict[str, Any]) -> Path:
         from mixloom.orchestrator import run_recipe
 
-        doc = self.proxy_doc(curated, proxy, seed, evalsets, shares)
-        key = {"recipe": doc, "curated": _state_key(curated, "curate"), "code": code_version()}
-        run = self.root / "train" / stable_hash(key)
-        recipe = _write_recipe(run, doc)
         if not _finished(run, "eval"):
-            run_recipe(recipe, out=run)
+            run_recipe(_write_recipe(run, doc), out=run)
         return run
+
+
+def _train_job(args: tuple) -> str:
+    """One proxy in a worker process (module level, so a spawned process can import it); the directory is
+    named by the parent, so every process agrees on it."""
+    ws, run, doc = args
+    return str(ws.train_in(run, doc))
+
+
+def _one_thread() -> None:
+    import os
+
+    os.environ["OMP_NUM_THREADS"] = "1"  # before torch is imported in this fresh (spawned) process
+    os.environ["MKL_NUM_THREADS"] = "1"
+
+
+def train_many(ws: Workspace, jobs: list[tuple], workers: int) -> list[Path]:
+    """Train proxies `(curated, proxy, seed, evalsets, shares)`; with workers > 1, that many at once.
+
+    Finished runs are found without starting a worker. Each run has its own directory, so runs never share files.
+    """
+    runs = [ws.proxy_dir(*j) for j in jobs]
+    todo = [i for i, r in enumerate(runs) if not _finished(r, "eval")]
+    if workers > 1 and len(todo) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_one_thread) as pool:
+            list(pool.map(_train_job, [(ws, runs[i], ws.proxy_doc(*jobs[i])) for i in todo]))
+    return [ws.train_in(r, ws.proxy_doc(*j)) for r, j in zip(runs, jobs, strict=True)]
 
 
 def _split_or_none(layout: RunLayout, split: str) -> str | None:

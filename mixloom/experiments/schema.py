@@ -40,6 +40,9 @@ class _Experiment(Strict):
     )
     eval: dict[str, EvalSet | Literal["curate.validation", "curate.test"]] = Field(min_length=1)
     output: str | None = Field(None, description="default: <the recipe's run directory>/<command>")
+    workers: int = Field(
+        1, ge=1, description="proxies trained at once, one CPU thread each (tiny models use cores better so)"
+    )
 
 
 class AblateSection(_Experiment):
