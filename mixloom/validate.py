@@ -12,6 +12,11 @@ def validate(path: str) -> tuple[Recipe, dict[str, Any]]:
     """Load the recipe and run each stage's own checks; returns the recipe and a summary of what was checked."""
     recipe = load_recipe(path)
     summary: dict[str, Any] = {"name": recipe.name}
+    ablate = recipe.get("ablate")
+    if ablate is not None and ablate.prepare:  # builders make the files the sources read (cheap, cached)
+        from mixloom.experiments import prepare
+
+        prepare.run_all(recipe, ablate.prepare)
     if recipe.sources:
         from curation.plan import make_plan
 
