@@ -100,6 +100,9 @@ def run_ablation(recipe: Recipe, out: Path | None = None, only: list[str] | None
     cfg = section_of(recipe)
     root = output_dir(recipe, cfg, "ablate", out)
     started = time.perf_counter()
+    unknown = sorted(set(only or []) - set(cfg.variants))
+    if unknown:
+        raise UserError(f"--variant {', '.join(unknown)}: not in ablate.variants ({', '.join(cfg.variants)})")
     prepare.run_all(recipe, cfg.prepare)
     docs = {v: variant_doc(recipe, v, o) for v, o in cfg.variants.items() if not only or v in only}
     ws = Workspace(recipe, root)

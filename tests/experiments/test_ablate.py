@@ -127,3 +127,10 @@ def test_bad_override_is_one_clear_error(tmp_path, capsys):
     assert main(["ablate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "ablate.variants.bad.steps.quality.rules" in err and "Traceback" not in err
+
+
+def test_unknown_variant_option_is_one_clear_error(tmp_path, capsys):
+    path = _recipe(tmp_path, {"base": {}, "raw": {"steps": []}})
+    assert main(["ablate", str(path), "--variant", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "--variant nope" in err and "base, raw" in err
