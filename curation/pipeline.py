@@ -33,7 +33,7 @@ from curation.plan import Plan, PlannedStep, make_plan
 from curation.rundir import check_out_dir, collect_garbage
 from curation.shards import pack_shards, parquet_rows, read_groups
 from curation.steps.base import REJECT
-from curation.tokens import describe
+from curation.tokens import describe, tokenizer_entry, unit_label
 from mixloom.layout import RunLayout
 from mixloom.manifest import (
     code_version,
@@ -394,7 +394,12 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         "rejected": read_summary["rejected"] + sum(sum(row.get("reasons", {}).values()) for row in steps),
         "augment": augment_report(augmented, finals, mix_report) if augmented else None,
         "step_reports": step_reports,
-        "mix": mix_report,
+        "mix": mix_report
+        and {
+            **mix_report,
+            "unit_label": unit_label(mix_report["unit"], plan.tokenizer),
+            "tokenizer": tokenizer_entry(plan.tokenizer),
+        },
         "splits": split_stats,
         "outputs": {"curated": "curated/", "rejects": "rejects/", "mix": "mix/"},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},

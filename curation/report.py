@@ -132,7 +132,9 @@ def mix(m: dict[str, Any]) -> Section | None:
         [d, f"{100 * r['target_share']:.2f}%", f"{100 * r['achieved_share']:.2f}%", f"{r['achieved']:,.0f}"]
         for d, r in mx["domains"].items()
     ]
-    s.html += table(rows, ["domain", "target", "achieved", mx["unit"]])
+    unit = mx.get("unit_label", mx["unit"])
+    how = f" ({mx['tokenizer']['describe']})" if isinstance(mx.get("tokenizer"), dict) else ""
+    s.html += table(rows, ["domain", "target", "achieved", unit])
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     x = range(len(doms))
@@ -141,18 +143,18 @@ def mix(m: dict[str, Any]) -> Section | None:
         [i + 0.2 for i in x], [100 * mx["domains"][d]["achieved_share"] for d in doms], 0.4, label="achieved"
     )
     ax.set_xticks(list(x), doms)
-    ax.set_ylabel(f"share of {mx['unit']} (%)")
+    ax.set_ylabel(f"share of {unit} (%)")
     ax.set_title("Domain mix: target vs achieved")
     ax.legend()
     add_figure(s, fig, "mix.png", "Share per domain, target vs achieved")
     s.facts = {
         "mix": ", ".join(f"{d} {100 * r['achieved_share']:.1f}%" for d, r in mx["domains"].items()),
-        f"mix {mx['unit']}": f"{mx['achieved_total']:,.0f}",
+        f"mix {unit}": f"{mx['achieved_total']:,.0f}",
     }
     lines = [
         "## Mix",
         "",
-        f"Budget {mx['budget']:,.0f} {mx['unit']}.",
+        f"Budget {mx['budget']:,.0f} {unit}{how}.",
         "",
         "| domain | target | achieved |",
         "|---|---|---|",
@@ -174,7 +176,7 @@ def mix(m: dict[str, Any]) -> Section | None:
     ]
     s.html += table(
         src_rows,
-        ["source", "domain", f"available {mx['unit']}", f"in the mix ({mx['unit']})", "epochs", "max epochs"],
+        ["source", "domain", f"available {unit}", f"in the mix ({unit})", "epochs", "max epochs"],
     )
     lines += ["", "| source | epochs | max epochs |", "|---|---|---|"]
     lines += [f"| {src} | {r['epochs']:.2f} | {r['max_epochs']:g} |" for src, r in mx["sources"].items()]

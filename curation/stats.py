@@ -51,7 +51,7 @@ def mix_tables(m: dict[str, Any]) -> list[Table]:
         return [_mix_error_table(m["mix_error"])]
     if not mix:
         return []
-    unit = mix["unit"]
+    unit = mix.get("unit_label", mix["unit"])
     d = Table(title=f"Mix by domain ({unit}; budget {mix['budget']:,.0f})", title_justify="left")
     for col in (
         "domain",

@@ -16,7 +16,27 @@ APPROX_PATTERN = r"\w+|[^\w\s]"
 
 
 def describe(tokenizer: str) -> str:
-    return f"approx (regex {APPROX_PATTERN})" if tokenizer == "approx" else f"tokenizer at {tokenizer}"
+    if tokenizer == "approx":
+        return f"approx (regex {APPROX_PATTERN}: a fast estimate, not a model's tokenizer)"
+    return f"tokenizer at {tokenizer}"
+
+
+def unit_label(unit: str, tokenizer: str) -> str:
+    """What one unit of the mix is, for tables and plots: `docs`, `approx tokens`, `tokens of <name>`."""
+    if unit != "tokens":
+        return unit
+    return "approx tokens" if tokenizer == "approx" else f"tokens of {Path(tokenizer).name}"
+
+
+def tokenizer_entry(tokenizer: str) -> dict[str, str]:
+    """The manifest's record of the unit: which tokenizer, and a checksum of its file when it is one."""
+    if tokenizer == "approx":
+        return {"tokenizer": "approx", "describe": describe(tokenizer)}
+    from mixloom.manifest import file_checksum
+
+    p = Path(tokenizer)
+    f = p / "tokenizer.json" if p.is_dir() else p
+    return {"tokenizer": str(p), "describe": describe(tokenizer), "xxh3_128": file_checksum(f)}
 
 
 @lru_cache(maxsize=4)

@@ -34,6 +34,8 @@ SECTIONS = Registry(
         "augment": "curation.augment.section:AugmentSection",
         "annotate": "reasoning.annotate_section:AnnotateSection",
         "audit": "curation.audit.run:AuditSection",
+        "ablate": "mixloom.experiments.schema:AblateSection",
+        "mix_search": "mixloom.experiments.schema:MixSearchSection",
     },
 )
 
@@ -53,5 +55,7 @@ COMMANDS = Registry(
         "audit": "curation.audit.cli:register",
         "toxicity-model": "curation.toxicity_model.cli:register",
         "export": "curation.export:register",
+        "ablate": "mixloom.experiments.commands:register_ablate",
+        "mix-search": "mixloom.experiments.commands:register_mix_search",
     },
 )

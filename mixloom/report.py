@@ -26,9 +26,12 @@ li{word-break:break-word}.summary{background:#f6f8fa;border:1px solid #d0d7de;bo
 
 def collect(layout: RunLayout) -> list[Section]:
     """Every registered stage's sections for this run, in report order, then the run's settings."""
+    from mixloom.experiments.render import report_sections as experiment_sections
+
     out: list[Section] = []
     for _, stage in STAGES.items():
         out += stage.report(layout)
+    out += experiment_sections(layout)  # `mixloom ablate` and `mix-search` results under this run directory
     return sorted(out, key=lambda s: s.order) + [run_info(layout)]
 
 

@@ -20,4 +20,9 @@ def validate_recipe(recipe: Recipe) -> dict[str, Any]:
 def validate(path: str, overrides: list[str] | None = None) -> tuple[Recipe, dict[str, Any]]:
     """Load the recipe (with `--set key=value` overrides) and validate it; returns it and a summary."""
     recipe = load_recipe(path, overrides)
+    ablate = recipe.get("ablate")
+    if ablate is not None and ablate.prepare:  # builders make the files the sources read (cheap, cached)
+        from mixloom.experiments import prepare
+
+        prepare.run_all(recipe, ablate.prepare)
     return recipe, validate_recipe(recipe)

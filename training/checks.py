@@ -11,6 +11,7 @@ from training.refs import DATA_REFS, STAGES
 
 EVAL_DEFAULT_DATA = {
     "perplexity": "curate.test",
+    "bpb": "curate.test",
     "rouge": "train.sft.heldout",
     "f1": "train.sft.heldout",
     "exact_match": "train.sft.heldout",

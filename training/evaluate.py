@@ -1,7 +1,7 @@
 """`mixloom eval`: score a trained model on the recipe's `train.eval` tasks and write results as JSON.
 
-Default data per metric (see `training.checks.EVAL_DEFAULT_DATA`): perplexity on the curated test split (per
-domain and overall); ROUGE / F1 / exact match on the SFT held-out conversations; GSM8K accuracy on
+Default data per metric (see `training.checks.EVAL_DEFAULT_DATA`): perplexity and bits per byte (`bpb`, comparable
+across tokenizers) on the curated test split (per domain and overall); ROUGE / F1 / exact match on the SFT held-out conversations; GSM8K accuracy on
 `data/gsm8k/test.jsonl`; pass@k needs a HumanEval-style file. Rows that already carry a `prediction`
 (or, for pass@k, `completions`) are scored as given, so outputs of other systems can be compared too.
 """
@@ -136,6 +136,66 @@ def _perplexity(task: EvalTask, rows, lm) -> dict[str, Any]:
     return {"perplexity": out, "window": window, "stride": stride}
 
 
+def _block_nll(model, ids: list[int], window: int, device: str, batch: int = 32) -> tuple[float, int]:
+    """Summed NLL of ids[1:] scored in non-overlapping windows, `batch` windows per forward pass."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.as_tensor(ids[:-1], dtype=torch.long)
+    y = torch.as_tensor(ids[1:], dtype=torch.long)
+    n = -(-len(x) // window)
+    pad = n * window - len(x)
+    x = F.pad(x, (0, pad), value=0).view(n, window)
+    y = F.pad(y, (0, pad), value=-100).view(n, window)
+    total = 0.0
+    model.eval()
+    with torch.no_grad():
+        for b in range(0, n, batch):
+            logits = model(input_ids=x[b : b + batch].to(device), use_cache=False).logits.float()
+            total += F.cross_entropy(
+                logits.flatten(0, 1),
+                y[b : b + batch].to(device).flatten(),
+                ignore_index=-100,
+                reduction="sum",
+            ).item()
+    return total, len(y)
+
+
+def _bits_per_byte(task: EvalTask, rows, lm, source: str) -> dict[str, Any]:
+    """Bits per UTF-8 byte per domain and overall: comparable across tokenizers, unlike perplexity.
+
+    Each domain's documents are joined as `EOS doc EOS doc EOS ...`, so every text token and every
+    separating EOS is predicted once; the EOS counts as one byte (a document separator, like a newline).
+    Windows of the model's context do not overlap (batched: fast enough to score every run of an
+    ablation); give `stride` for sliding windows with more left context.
+    """
+    import math
+
+    from training.data import encode
+
+    refs.require_columns(rows, ["text"], source)
+    eos = lm.tok.eos_token_id
+    by_domain: dict[str, tuple[list[int], int]] = {}
+    for r in rows:
+        if r.get("epoch") or not r.get("text"):  # upsampled copies would count a document twice
+            continue
+        dom = r.get("domain") or "all"
+        ids, nbytes = by_domain.get(dom, ([eos], 0))
+        ids.extend(encode(lm.tok, [r["text"]])[0])
+        by_domain[dom] = (ids, nbytes + len(r["text"].encode("utf-8")) + 1)
+    window = lm.context
+    out, total = {}, [0.0, 0, 0]
+    for dom, (ids, nbytes) in sorted(by_domain.items()):
+        if task.stride:
+            nll, n = metrics.sliding_nll(lm.model, ids, window, task.stride, lm.device)
+        else:
+            nll, n = _block_nll(lm.model, ids, window, lm.device)
+        out[dom] = {"bpb": nll / math.log(2) / nbytes, "bytes": nbytes, "tokens": n}
+        total = [total[0] + nll, total[1] + nbytes, total[2] + n]
+    out["overall"] = {"bpb": total[0] / math.log(2) / max(1, total[1]), "bytes": total[1], "tokens": total[2]}
+    return {"bpb": out, "window": window, "stride": task.stride or window}
+
+
 def run_eval(
     recipe: Recipe, run_dir: Path, tasks: list[EvalTask] | None = None, model: str | None = None
 ) -> dict[str, Any]:
@@ -165,6 +225,8 @@ def run_eval(
         t0 = time.time()
         if task.metric == "perplexity":
             value = _perplexity(task, rows, lm)
+        elif task.metric == "bpb":
+            value = _bits_per_byte(task, rows, lm, data)
         elif task.metric in ("rouge", "f1", "exact_match"):
             value = _qa(task, rows, data, lm)
         elif task.metric == "gsm8k":
@@ -200,6 +262,10 @@ def table(results: list[dict[str, Any]]):
         if r["metric"] == "perplexity":
             for dom, v in r["perplexity"].items():
                 t.add_row(escape(f"perplexity[{dom}]"), r["data"], f"{v['ppl']:.3f}", str(v["tokens"]))
+            continue
+        if r["metric"] == "bpb":
+            for dom, v in r["bpb"].items():
+                t.add_row(escape(f"bpb[{dom}]"), r["data"], f"{v['bpb']:.4f}", str(v["bytes"]))
             continue
         for k, v in r.items():
             if isinstance(v, float) and k != "seconds":

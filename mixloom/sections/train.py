@@ -157,13 +157,13 @@ class QualityModelSection(Strict):
     max_chars: int = Field(10_000, ge=1, description="characters of each document the model reads")
 
 
-METRICS = ("perplexity", "rouge", "f1", "exact_match", "pass_at_k", "gsm8k")
+METRICS = ("perplexity", "bpb", "rouge", "f1", "exact_match", "pass_at_k", "gsm8k")
 
 
 class EvalTask(Strict):
     """One metric on one data set; names alone (`eval: [perplexity, rouge]`) take these defaults."""
 
-    metric: Literal["perplexity", "rouge", "f1", "exact_match", "pass_at_k", "gsm8k"]
+    metric: Literal["perplexity", "bpb", "rouge", "f1", "exact_match", "pass_at_k", "gsm8k"]
     data: str | None = Field(None, description="default per metric; see training/evaluate.py")
     model: str | None = Field(None, description="default: the last trained stage")
     limit: int | None = Field(None, ge=1, description="evaluate at most this many examples")
@@ -171,7 +171,9 @@ class EvalTask(Strict):
     n: int = Field(10, ge=1, description="pass_at_k: samples per problem")
     k: list[int] = [1, 5, 10]
     temperature: float = Field(0.8, gt=0, description="pass_at_k sampling temperature")
-    stride: int | None = Field(None, ge=1, description="perplexity: window stride (default: context / 2)")
+    stride: int | None = Field(
+        None, ge=1, description="perplexity: window stride (default: context / 2); bpb: default context"
+    )
 
     @model_validator(mode="after")
     def _k(self) -> EvalTask:
