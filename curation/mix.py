@@ -122,9 +122,9 @@ def plan_mix(
             for s, e in sorted(short.items())
         ]
         raise MixError(
-            "mix: targets cannot be met within max_epochs:\n  "
-            + "\n  ".join(lines)
-            + f"\n  fix: lower mix.budget to at most {max_budget:,.0f} (or use budget: max), raise max_epochs, "
+            "mix: targets cannot be met within max_epochs: "
+            + "; ".join(lines)
+            + f"; fix: lower mix.budget to at most {max_budget:,.0f} (or use budget: max), raise max_epochs, "
             "or set allow_shortfall: true to accept lower shares",
             details,
         )

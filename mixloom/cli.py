@@ -90,8 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     no_args = _click_classes("NoArgsIsHelpError")
     usage = _click_classes("ClickException")
     abort = _click_classes("Abort")
+    args = sys.argv[1:] if argv is None else argv
+    if not args:  # one line, not the whole help (that is `mixloom --help`)
+        names = ", ".join(c.name or "" for c in app.registered_commands)
+        console.print(
+            f"[bold red]error:[/] no command given; commands: {names} (try 'mixloom --help')", soft_wrap=True
+        )
+        return 2
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = app(args=args, standalone_mode=False)
     except UserError as e:
         console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return 2

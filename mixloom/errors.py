@@ -17,5 +17,5 @@ class RecipeError(UserError):
         self.recipe, self.where, self.problem, self.fix = recipe, where, problem, fix
         msg = f"{recipe}: {where}: {problem}"
         if fix:
-            msg += f"\n  fix: {fix}"
+            msg += f"; fix: {fix}"
         super().__init__(msg)

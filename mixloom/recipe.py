@@ -125,7 +125,7 @@ def parse_recipe(data: Any, path: str | Path = "recipe.yaml") -> Recipe:
             elif err["type"] == "missing":
                 msg = "required key is missing"
             lines.append(f"{path}: {_where(err['loc'])}: {msg}" if err["loc"] else f"{path}: {msg}")
-        raise RecipeError(str(path), "schema", f"{len(lines)} problem(s)\n  " + "\n  ".join(lines)) from None
+        raise RecipeError(str(path), "schema", f"{len(lines)} problem(s): " + "; ".join(lines)) from None
     recipe._path = path.resolve()
     recipe._raw = data
     return recipe

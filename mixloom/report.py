@@ -21,7 +21,7 @@ figcaption{font-size:.85em;color:#555}table{border-collapse:collapse;margin:.5em
 padding:.25em .6em;font-size:.9em;text-align:left}th{background:#f4f4f4}
 pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:.4em}img{max-width:100%}
 li{word-break:break-word}.summary{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:.6em 1em}
-.summary dt{font-weight:600;float:left;clear:left;width:16em}.summary dd{margin-left:16.5em}"""
+.summary table,.summary th,.summary td{border:none;background:none;font-size:1em}.summary th{padding-right:2em}"""
 
 
 def collect(layout: RunLayout) -> list[Section]:
@@ -86,8 +86,8 @@ def summary_html(layout: RunLayout, sections: list[Section]) -> str:
             )
     if not facts:
         return ""
-    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in facts.items())
-    return f'<section class="summary" id="summary"><h2>Summary</h2><dl>{items}</dl></section>'
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts.items())
+    return f'<section class="summary" id="summary"><h2>Summary</h2><table>{rows}</table></section>'
 
 
 def build_report(run: Path, out: Path | None = None) -> Path:
