@@ -48,7 +48,7 @@ def test_readme_command_runs(project, cmd):
     if "../shared" in cmd and not (project.parent / "shared").exists():
         pytest.skip("needs ../shared")
     py = f"{sys.executable} -m mixloom.cli"
-    shell = re.sub(r"(?:\.venv/bin/)?mixloom\b(?!/)", py, cmd)
+    shell = re.sub(r"(^|&&\s*)(?:\.venv/bin/)?mixloom\b", lambda m: m.group(1) + py, cmd)
     env = {**os.environ, "PYTHONPATH": str(project), "MIXLOOM_QUIET": "1"}
     p = subprocess.run(shell, shell=True, cwd=project, env=env, capture_output=True, text=True, timeout=1800)
     assert p.returncode == 0, (cmd, p.stdout[-2000:], p.stderr[-3000:])
