@@ -82,7 +82,7 @@ def run_step(a, corpus: Path, out: Path) -> list[tuple[str, str, bool]]:
     jobs = [(step, str(s), str(out / f"{s.stem}.map.parquet")) for s in shards]
     with get_context("spawn").Pool(a.workers) as pool:  # polars thread pools do not survive fork
         paths = [Path(p) for p in pool.map(_map_shard, jobs, chunksize=1)]
-    dec = step.reduce(paths, out / "reduce")
+    dec = step.reduce(paths, out / "reduce").decisions
     return [(i, c, r is not None) for i, c, r in dec.select("id", "cluster_id", "_reject").rows()]
 
 
