@@ -20,6 +20,7 @@ from mixloom.manifest import code_version, file_checksum, stable_hash, write_jso
 from mixloom.progress import console
 from mixloom.recipe import Recipe
 from mixloom.runlock import run_lock
+from mixloom.stage_log import library_output_to
 
 
 @dataclass
@@ -148,7 +149,8 @@ def _run(recipe: Recipe, layout: RunLayout, force: bool, only: list[str] | None)
         rerun.add(node.name)
         console.print(f"[bold]{node.name}[/] … [dim]({why})[/]", highlight=False)
         t0 = time.perf_counter()
-        result = node.stage.run(recipe, layout) or {}
+        with library_output_to(layout.stage_dir(node.name) / "output.log"):  # unless --verbose
+            result = node.stage.run(recipe, layout) or {}
         seconds = time.perf_counter() - t0
         state[node.name] = {"key": key, "parts": parts, "seconds": round(seconds, 2), "finished": time.time()}
         write_json_atomic(layout.state, state)

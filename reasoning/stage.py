@@ -25,9 +25,9 @@ class GenerateStage(Stage):
         return files
 
     def run(self, recipe: Recipe, layout: RunLayout) -> dict[str, Any]:
-        from reasoning.pipeline import run_generate
+        import reasoning
 
-        return run_generate(recipe, layout.root)
+        return reasoning.run(recipe, layout.root)  # library output to generate/output.log
 
     def report(self, layout: RunLayout) -> list[Section]:
         from reasoning.report import sections
