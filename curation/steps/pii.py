@@ -36,20 +36,7 @@ from mixloom.errors import UserError
 from mixloom.schema import Strict
 
 Action = Literal["redact", "mask", "reject", "off"]
-TypeName = Literal[
-    "private_key",
-    "url_credentials",
-    "secret",
-    "email",
-    "iban",
-    "credit_card",
-    "national_id",
-    "phone",
-    "ipv6",
-    "ipv4",
-    "name",
-    "address",
-]
+TypeName = Literal[(*TYPES, "name", "address")]  # the detectors' types, plus the optional NER ones
 NER_LABELS = {"PER": "name", "PERSON": "name", "LOC": "address", "ADDRESS": "address", "GPE": "address"}
 
 
