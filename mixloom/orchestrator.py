@@ -116,6 +116,19 @@ def plan(recipe: Recipe, out: Path | None = None, force: bool = False) -> list[S
     return out_list
 
 
+def run_alone(recipe_path: Path, name: str, out: Path | None = None) -> tuple[Any, dict[str, Any], RunLayout]:
+    """One registered stage on its own (the `mixloom annotate`-style commands): load the recipe, the stage's
+    own checks, then its run; returns the stage, its result and the run layout."""
+    from mixloom.plugins import STAGES
+    from mixloom.recipe import load_recipe
+
+    recipe = load_recipe(recipe_path)
+    stage = STAGES.get(name)
+    stage.validate(recipe)
+    layout = RunLayout(recipe.output_dir(out))
+    return stage, stage.run(recipe, layout), layout
+
+
 def run_recipe(
     recipe: Recipe, out: Path | None = None, force: bool = False, only: list[str] | None = None
 ) -> dict[str, Any]:

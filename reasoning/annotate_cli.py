@@ -17,15 +17,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Label documents for a quality classifier: an LLM rubric, a labels file, or reference sources."""
-        from mixloom.layout import RunLayout
+        from mixloom.orchestrator import run_alone
         from mixloom.progress import console
-        from mixloom.recipe import load_recipe
-        from reasoning.annotate import STAGE
 
-        r = load_recipe(recipe)
-        STAGE.validate(r)
-        layout = RunLayout(r.output_dir(out))
-        res = STAGE.run(r, layout)
+        stage, res, layout = run_alone(recipe, "annotate", out)
         console.print(
-            f"[bold green]annotate[/] {STAGE.summary(res)} → {layout.stage_dir('annotate')}", highlight=False
+            f"[bold green]annotate[/] {stage.summary(res)} → {layout.stage_dir('annotate')}", highlight=False
         )

@@ -17,14 +17,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Train the document-quality classifier from labels; print held-out precision, recall and F1."""
-        from mixloom.layout import RunLayout
+        from mixloom.orchestrator import run_alone
         from mixloom.progress import console
-        from mixloom.recipe import load_recipe
-        from training.quality_model import STAGE
 
-        r = load_recipe(recipe)
-        STAGE.validate(r)
-        layout = RunLayout(r.output_dir(out))
-        res = STAGE.run(r, layout)
+        stage, res, layout = run_alone(recipe, "train.quality_model", out)
         where = layout.ref_path("train.quality_model")
-        console.print(f"[bold green]train.quality_model[/] {STAGE.summary(res)} → {where}", highlight=False)
+        console.print(f"[bold green]train.quality_model[/] {stage.summary(res)} → {where}", highlight=False)
