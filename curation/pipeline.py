@@ -1,4 +1,5 @@
-"""Run a curation job: read → passes of steps over shards (with global reduces between them) → mix → splits.
+"""Run a curation job: read → passes of steps over shards (with global reduces between them); then the mix
+stage (`curation.mixing`) samples the shares and writes the splits.
 
 Layout of the output directory:
   manifest.json           inputs, recipe hash, per-step funnel, rejects by reason, mix, splits, timings
@@ -23,22 +24,22 @@ import polars as pl
 from curation.accounting import check_accounting
 from curation.augment.phase import AUGMENT_STEP, ORPHAN_STEP, augment_phase, augment_report, drop_orphans
 from curation.executors import make_executor
-from curation.interleave import gather, plan_order, scatter
 from curation.io.readers import ReadGroup, ReadTask, read_group
 from curation.io.writers import write_parquet
-from curation.mix import MixError, plan_mix
+from curation.mixing import mix_run
 from curation.passes import Applied, PassJob, run_pass
 from curation.pii.scrub import scrub_run
 from curation.plan import Plan, PlannedStep, make_plan
 from curation.rundir import check_out_dir, collect_garbage
 from curation.shards import pack_shards, parquet_rows, read_groups
 from curation.steps.base import REJECT
-from curation.tokens import describe, tokenizer_entry, unit_label
+from curation.tokens import describe
 from mixloom.layout import RunLayout
 from mixloom.manifest import (
     code_version,
     file_entry,
     package_versions,
+    read_manifest,
     stable_hash,
     write_json_atomic,
     write_manifest,
@@ -46,6 +47,7 @@ from mixloom.manifest import (
 from mixloom.progress import console
 from mixloom.recipe import Recipe
 from mixloom.runlock import run_lock
+from mixloom.sections.curate import TOKENIZER_STAGE, mix_tokenizer
 from mixloom.stage_log import library_output_to
 
 PACKAGES = [
@@ -239,63 +241,45 @@ def _order_funnel(funnel: dict, labels: list[str]) -> list[dict]:
     return rows
 
 
-def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict | None, dict]:
-    r = plan.recipe
-    cols = ["id", "source", "domain", "tokens"]
-    cols += ["parent_id"] if finals and "parent_id" in pl.read_parquet_schema(finals[0]) else []
-    docs = (
-        pl.concat([pl.scan_parquet(str(f)).select(cols) for f in finals]).collect()
-        if finals
-        else pl.DataFrame(
-            schema={"id": pl.String, "source": pl.String, "domain": pl.String, "tokens": pl.Int64}
-        )
-    )
-    mixdir = out_dir / "mix"
-    if mixdir.exists():  # before planning: a failed mix must not leave the previous run's mix behind
-        shutil.rmtree(mixdir)
-    if r.mix is None:
-        selection = docs.select("id", pl.lit(1, dtype=pl.Int32).alias("copies"))
-        report = None
-    else:
-        aug = r.get("augment")
-        shares = {d: aug.cap(d) for d in r.mix.shares} if aug is not None else None
-        selection, report = plan_mix(docs, r.mix, r.seed, shares)
-    if "parent_id" in docs.columns:  # an augmented copy takes its parent's split
-        selection = selection.join(docs.select("id", "parent_id"), on="id", how="left")
-    work = RunLayout(out_dir).work
-    write_parquet(selection, work / "mix_selection.parquet")
-    order = plan_order(selection, r.splits, r.seed, r.execution.shard_docs)
-    order_path = write_parquet(order, work / "mix_order.parquet")
-    scatter_dir = work / "mix_scatter"
-    if scatter_dir.exists():
-        shutil.rmtree(scatter_dir)
-    scattered = ex.map(
-        scatter,
-        [(str(f), str(order_path), str(scatter_dir / f"{i:05d}.parquet")) for i, f in enumerate(finals)],
-        desc="mix (shuffle)",
-    )
-    parts = order.group_by("split", "part").len().sort("split", "part").rows()
-    jobs = [
-        (scattered, s, p, str(mixdir / s / f"part-{p:05d}"), r.execution.output_format) for s, p, _ in parts
-    ]
-    split_stats: dict[str, dict[str, int]] = {s: {"docs": 0, "tokens": 0, "unique_docs": 0} for s in r.splits}
-    for st in ex.map(gather, jobs, desc="mix (write)"):
-        for k in ("docs", "tokens", "unique_docs"):
-            split_stats[st["split"]][k] += st[k]
-    shutil.rmtree(scatter_dir, ignore_errors=True)
-    return report, split_stats
-
-
 def curate(
     recipe: Recipe, out: Path | str | None = None, executor: str | None = None, workers: int | None = None
 ) -> dict[str, Any]:
-    """Run the recipe's curation; returns the manifest (also written to OUT/manifest.json).
+    """Curate the recipe's sources and mix them (`mixloom curate`); returns the manifest (OUT/manifest.json).
 
-    The output directory is locked for the run: a second run into it fails at once, naming the holder.
-    Library output (Ray's logs, warnings) goes to OUT/output.log unless `--verbose`."""
+    When the mix counts in the run's own tokenizer, that tokenizer is trained in between, through the run
+    graph (curate → train.tokenizer → mix), with the same caching as `mixloom run`. The output directory is
+    locked for the run: a second run into it fails at once, naming the holder. Library output (Ray's logs,
+    warnings) goes to the stage's output.log unless `--verbose`."""
     out_dir = recipe.output_dir(out)
     check_out_dir(out_dir)
-    with run_lock(out_dir), library_output_to(RunLayout(out_dir).stage_dir("curate") / "output.log"):
+    if mix_tokenizer(recipe) == TOKENIZER_STAGE:
+        from mixloom.orchestrator import run_recipe
+
+        if executor or workers:
+            ex = recipe.execution.model_copy(
+                update={
+                    "executor": executor or recipe.execution.executor,
+                    "workers": workers or recipe.execution.workers,
+                }
+            )
+            recipe = recipe.model_copy(update={"execution": ex})
+        run_recipe(recipe, out_dir, only=["curate", TOKENIZER_STAGE, "mix"], report=False)
+        return read_manifest(out_dir)
+    layout = RunLayout(out_dir)
+    with run_lock(out_dir):
+        with library_output_to(layout.stage_dir("curate") / "output.log"):
+            _curate(recipe, out_dir, executor, workers)
+        with library_output_to(layout.stage_dir("mix") / "output.log"):
+            return mix_run(recipe, out_dir, executor, workers)
+
+
+def curate_docs(
+    recipe: Recipe, out: Path | str | None = None, executor: str | None = None, workers: int | None = None
+) -> dict[str, Any]:
+    """The curation stage alone: read, steps, curated/ and rejects/ (the mix is the next stage's)."""
+    out_dir = recipe.output_dir(out)
+    check_out_dir(out_dir)
+    with run_lock(out_dir):
         return _curate(recipe, out_dir, executor, workers)
 
 
@@ -348,13 +332,6 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         for f in read_rejects + reject_files:
             name = f"{f.parent.name.split('-')[0]}-{f.name.removesuffix('.rejects.parquet')}.parquet"
             _link(f, layout.rejects / name)
-        t0 = time.perf_counter()
-        mix_error: MixError | None = None
-        try:
-            mix_report, split_stats = _write_mix(plan, sorted(layout.curated.glob("*.parquet")), out_dir, ex)
-        except MixError as e:  # the funnel and the numbers still go into the manifest, then it fails
-            mix_error, mix_report, split_stats = e, None, {}
-        timings["mix"] = time.perf_counter() - t0
     finally:
         ex.close()
     timings["total"] = time.perf_counter() - t_start
@@ -383,7 +360,8 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         "code_version": code_version(),
         "packages": package_versions(PACKAGES),
         "executor": {"kind": kind, "workers": nworkers},
-        "tokenizer": describe(plan.tokenizer),
+        "tokenizer": describe(plan.tokenizer),  # the unit of `tokens` in curated/ (the mix may recount)
+        "tokens_unit": plan.tokenizer,
         "inputs": inputs,
         "read": read_summary,
         "steps": steps,
@@ -392,26 +370,19 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
             "files": len(finals),
         },
         "rejected": read_summary["rejected"] + sum(sum(row.get("reasons", {}).values()) for row in steps),
-        "augment": augment_report(augmented, finals, mix_report) if augmented else None,
+        "augment": augment_report(augmented, finals, None) if augmented else None,
         "step_reports": step_reports,
-        "mix": mix_report
-        and {
-            **mix_report,
-            "unit_label": unit_label(mix_report["unit"], plan.tokenizer),
-            "tokenizer": tokenizer_entry(plan.tokenizer),
-        },
-        "splits": split_stats,
+        "mix": None,  # the mix stage fills these in
+        "splits": {},
         "outputs": {"curated": "curated/", "rejects": "rejects/", "mix": "mix/"},
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     scrubbed = scrub_run(plan, layout)  # a pii step: no original value stays in rejects/ or _work/
     if scrubbed:
         manifest["pii_scrub"] = scrubbed
-    if mix_error is not None:
-        manifest["status"] = "failed"
-        manifest["mix_error"] = {"message": str(mix_error), **mix_error.details}
-        write_manifest(out_dir, manifest)
-        raise mix_error
+    for split_dir in layout.mix_root.glob("*"):  # the mix of earlier documents is no longer theirs
+        if split_dir.is_dir():
+            shutil.rmtree(split_dir)
     write_manifest(out_dir, manifest)
     check_accounting(layout, manifest)
     if work.exists():  # a pii run removed it already

@@ -21,6 +21,7 @@ from curation.steps.registry import build_steps
 from curation.tokens import check_tokenizer
 from mixloom.errors import RecipeError
 from mixloom.recipe import Recipe
+from mixloom.sections.curate import TOKENIZER_STAGE, mix_tokenizer
 
 PEEK_RECORDS = 100
 PEEK_FILES = 20
@@ -177,8 +178,9 @@ def make_plan(recipe: Recipe, workdir: Path | None = None, run_dir: Path | None 
             if q:
                 _check_prefilter(rpath, f"sources.{name}.{key}", key, q, sample)
         sources.append(SourceFiles(name, fmt, files))
-    try:
-        tokenizer = check_tokenizer(recipe.mix.tokenizer if recipe.mix else "approx", recipe.root)
+    unit = mix_tokenizer(recipe)
+    try:  # the run's own tokenizer comes later (it learns from the curated documents): approx until the mix
+        tokenizer = "approx" if unit == TOKENIZER_STAGE else check_tokenizer(unit, recipe.root)
     except ValueError as e:
         raise RecipeError(rpath, "mix.tokenizer", str(e)) from None
     built = build_steps(recipe.steps, recipe.root, recipe.seed, rpath, workdir, run_dir)

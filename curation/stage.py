@@ -6,6 +6,7 @@ from typing import Any
 
 from mixloom.layout import RunLayout
 from mixloom.recipe import Recipe
+from mixloom.sections.curate import TOKENIZER_STAGE, mix_tokenizer
 from mixloom.stage import Section, Stage
 
 
@@ -16,9 +17,10 @@ class CurateStage(Stage):
         return bool(recipe.sources)
 
     def section(self, recipe: Recipe, layout: RunLayout) -> Any:
-        # execution (executor, workers, shard sizes) never changes the outputs, so it is not part of the key
-        keys = ["sources", "steps", "mix", "splits", "seed"] + (["augment"] if recipe.get("augment") else [])
-        return recipe.section(*keys)
+        # execution (executor, workers, shard sizes) never changes the outputs, so it is not part of the key;
+        # the mix's tokenizer is, when curation counts `tokens` in it (a tokenizer directory)
+        keys = ["sources", "steps", "seed"] + (["augment"] if recipe.get("augment") else [])
+        return {**recipe.section(*keys), "tokens_unit": _curation_unit(recipe)}
 
     def validate(self, recipe: Recipe) -> dict[str, Any]:
         from curation.plan import make_plan
@@ -37,12 +39,13 @@ class CurateStage(Stage):
             info = step_info(name)
             if info.reads is not None:
                 files += info.reads(params)
-        return files
+        unit = _curation_unit(recipe)
+        return files + ([unit] if unit != "approx" else [])
 
     def run(self, recipe: Recipe, layout: RunLayout) -> dict[str, Any]:
-        from curation.pipeline import curate
+        from curation.pipeline import curate_docs
 
-        return curate(recipe, out=layout.root)
+        return curate_docs(recipe, out=layout.root)
 
     def report(self, layout: RunLayout) -> list[Section]:
         from curation.report import sections
@@ -52,14 +55,45 @@ class CurateStage(Stage):
     def summary(self, result: dict[str, Any]) -> str:
         read, steps = result["read"], result["steps"]
         kept = steps[-1]["docs_out"] if steps else read["docs"]
-        line = f"{read['records']:,} records → {kept:,} documents kept"
+        return f"{read['records']:,} records → {kept:,} documents kept"
+
+
+def _curation_unit(recipe: Recipe) -> str:
+    """What curation counts `tokens` in: the mix's tokenizer directory, or approx when the mix counts in the
+    run's own tokenizer (trained after curation) or in approx tokens."""
+    unit = mix_tokenizer(recipe)
+    return "approx" if unit in ("approx", TOKENIZER_STAGE) else unit
+
+
+class MixStage(Stage):
+    """The curated documents → shares in the unit of `mix.tokenizer` → shuffled splits under mix/."""
+
+    name = "mix"
+
+    def enabled(self, recipe: Recipe) -> bool:
+        return bool(recipe.sources)
+
+    def section(self, recipe: Recipe, layout: RunLayout) -> Any:
+        keys = ["mix", "splits", "seed"] + (["augment"] if recipe.get("augment") else [])
+        ex = recipe.execution  # the part sizes and the file format change the files written
+        return {**recipe.section(*keys), "parts": [ex.shard_docs, ex.output_format]}
+
+    def reads(self, recipe: Recipe) -> list[str]:
+        unit = mix_tokenizer(recipe)
+        return ["curate.curated"] + ([unit] if unit != "approx" else [])
+
+    def run(self, recipe: Recipe, layout: RunLayout) -> dict[str, Any]:
+        from curation.mixing import mix_run
+
+        return mix_run(recipe, layout.root)
+
+    def summary(self, result: dict[str, Any]) -> str:
         mix = result.get("mix")
-        if mix:
-            shares = ", ".join(
-                f"{d} {100 * v['achieved_share']:.1f}%" for d, v in mix.get("domains", {}).items()
-            )
-            line += f"; mix of {mix['achieved_total']:,.0f} {mix['unit']} ({shares})"
-        return line
+        if not mix:
+            return ", ".join(f"{k} {v['docs']:,}" for k, v in result.get("splits", {}).items())
+        shares = ", ".join(f"{d} {100 * v['achieved_share']:.1f}%" for d, v in mix.get("domains", {}).items())
+        return f"{mix['achieved_total']:,.0f} {mix.get('unit_label', mix['unit'])} ({shares})"
 
 
 STAGE = CurateStage()
+MIX = MixStage()

@@ -15,36 +15,49 @@ import polars as pl
 APPROX_PATTERN = r"\w+|[^\w\s]"
 
 
-def describe(tokenizer: str) -> str:
+def describe(tokenizer: str, ref: str | None = None) -> str:
     if tokenizer == "approx":
         return f"approx (regex {APPROX_PATTERN}: a fast estimate, not a model's tokenizer)"
+    if ref:
+        return f"{ref}: the tokenizer this run trains (at {tokenizer})"
     return f"tokenizer at {tokenizer}"
 
 
 def unit_label(unit: str, tokenizer: str) -> str:
-    """What one unit of the mix is, for tables and plots: `docs`, `approx tokens`, `tokens of <name>`."""
+    """What one unit of the mix is, for tables and plots: `docs`, `approx tokens`, `tokens of <name>`
+    (`tokenizer` is 'approx', a tokenizer path, or the reference it came from, e.g. `train.tokenizer`)."""
     if unit != "tokens":
         return unit
     return "approx tokens" if tokenizer == "approx" else f"tokens of {Path(tokenizer).name}"
 
 
-def tokenizer_entry(tokenizer: str) -> dict[str, str]:
-    """The manifest's record of the unit: which tokenizer, and a checksum of its file when it is one."""
+def _file(tokenizer: str) -> Path:
+    p = Path(tokenizer)
+    return p / "tokenizer.json" if p.is_dir() else p
+
+
+def tokenizer_entry(tokenizer: str, ref: str | None = None) -> dict[str, str]:
+    """The manifest's record of the unit: which tokenizer (and the reference it came from), and a checksum of
+    its file when it is one."""
     if tokenizer == "approx":
         return {"tokenizer": "approx", "describe": describe(tokenizer)}
     from mixloom.manifest import file_checksum
 
-    p = Path(tokenizer)
-    f = p / "tokenizer.json" if p.is_dir() else p
-    return {"tokenizer": str(p), "describe": describe(tokenizer), "xxh3_128": file_checksum(f)}
+    entry = {"tokenizer": ref or str(tokenizer), "path": str(tokenizer), "describe": describe(tokenizer, ref)}
+    return entry | {"xxh3_128": file_checksum(_file(tokenizer))}
+
+
+def _load(path: str):
+    f = _file(path)
+    st = f.stat()  # a tokenizer retrained at the same path (a rerun in one process) is loaded again
+    return _load_file(str(f), st.st_size, st.st_mtime_ns)
 
 
 @lru_cache(maxsize=4)
-def _load(path: str):
+def _load_file(path: str, size: int, mtime_ns: int):
     from tokenizers import Tokenizer
 
-    p = Path(path)
-    return Tokenizer.from_file(str(p / "tokenizer.json" if p.is_dir() else p))
+    return Tokenizer.from_file(path)
 
 
 def count_expr(tokenizer: str = "approx") -> pl.Expr:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mixloom.errors import RecipeError
+from mixloom.layout import canonical_ref
 from mixloom.plugins import STAGES
 from mixloom.recipe import Recipe
 from mixloom.stage import Stage
@@ -31,6 +32,7 @@ class Node:
 
 def producer(ref: str) -> str | None:
     """The registered stage whose name is the longest prefix of `ref` (`train.sft.heldout` → `train.sft`)."""
+    ref = canonical_ref(ref)
     best = None
     for name in STAGES:
         if (ref == name or ref.startswith(name + ".")) and (best is None or len(name) > len(best)):

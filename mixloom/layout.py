@@ -5,7 +5,8 @@ References in a recipe (`curate.train`, `generate.pairs`, `train.sft`) resolve h
 reads another's output names it by reference and the run graph can be derived from those references.
 
     RUN/
-      manifest.json  curated/  rejects/  mix/<split>/  _work/        curate
+      manifest.json  curated/  rejects/  _work/                      curate
+      mix/<split>/   (the mix's numbers go into manifest.json too)   mix
       generate/{sft,pairs,samples,quarantine}/  generate/manifest.json generate
       train/<stage>/{model,log.jsonl,loss.png,manifest.json}         train.<stage>
       train/eval/results.json                                        eval
@@ -25,7 +26,16 @@ _SPECIAL = {
     "curate.test": "mix/test",
     "curate.curated": "curated",
     "curate.rejects": "rejects",
+    "train.tokenizer": "train/tokenizer",  # the tokenizer files sit in the stage folder, not in model/
 }
+# older names of references, kept so recipes written before the mix was its own stage still read the same
+# files: the mix splits are produced by the `mix` stage
+REF_ALIASES = {"curate.train": "mix.train", "curate.validation": "mix.validation", "curate.test": "mix.test"}
+
+
+def canonical_ref(ref: str) -> str:
+    """The current name of a reference (`curate.train` → `mix.train`), used to find its producer."""
+    return REF_ALIASES.get(ref, ref)
 
 
 @dataclass(frozen=True)

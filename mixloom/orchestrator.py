@@ -130,18 +130,25 @@ def run_alone(recipe_path: Path, name: str, out: Path | None = None) -> tuple[An
 
 
 def run_recipe(
-    recipe: Recipe, out: Path | None = None, force: bool = False, only: list[str] | None = None
+    recipe: Recipe,
+    out: Path | None = None,
+    force: bool = False,
+    only: list[str] | None = None,
+    report: bool = True,
 ) -> dict[str, Any]:
-    """Run every stage of the recipe (or `only` these), skipping those whose cache key is unchanged.
+    """Run every stage of the recipe (or `only` these), skipping those whose cache key is unchanged; then the
+    data card and the HTML report (unless `report=False`).
 
     The run directory is locked for the whole run: a second `run` into it fails at once, naming the holder."""
     layout = RunLayout(recipe.output_dir(out))
     layout.root.mkdir(parents=True, exist_ok=True)
     with run_lock(layout.root):
-        return _run(recipe, layout, force, only)
+        return _run(recipe, layout, force, only, report)
 
 
-def _run(recipe: Recipe, layout: RunLayout, force: bool, only: list[str] | None) -> dict[str, Any]:
+def _run(
+    recipe: Recipe, layout: RunLayout, force: bool, only: list[str] | None, report: bool = True
+) -> dict[str, Any]:
     state = _read_state(layout)
     checksum = Checksums(state.setdefault("_files", {}))
     keys: dict[str, str] = {}
@@ -169,6 +176,8 @@ def _run(recipe: Recipe, layout: RunLayout, force: bool, only: list[str] | None)
         write_json_atomic(layout.state, state)
         line = node.stage.summary(result)
         summary[node.name] = f"ran in {seconds:.1f}s" + (f": {line}" if line else "")
+    if not report:
+        return summary
     from mixloom.report import build_report, write_data_card
 
     if layout.manifest.exists() or any(v != "not selected" for v in summary.values()):

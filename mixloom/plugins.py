@@ -12,6 +12,7 @@ STAGES = Registry(
     "stage",
     {
         "curate": "curation.stage:STAGE",
+        "mix": "curation.stage:MIX",
         "generate": "reasoning.stage:STAGE",
         "train.tokenizer": "training.stage:TOKENIZER",
         "train.pretrain": "training.stage:PRETRAIN",

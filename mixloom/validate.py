@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from mixloom.graph import build_graph
+from mixloom.plugins import STAGES
 from mixloom.recipe import Recipe, load_recipe
 
 
 def validate_recipe(recipe: Recipe) -> dict[str, Any]:
-    """Run each configured stage's own checks and derive the run graph (which checks references)."""
+    """Run each configured stage's own checks, then derive the run graph (which checks references): a stage's
+    own error names its key and the fix, which a cycle or a missing producer found by the graph cannot."""
+    checked: dict[str, Any] = {}
+    for _, stage in STAGES.items():
+        if stage.enabled(recipe):
+            checked.update(stage.validate(recipe) or {})
     nodes = build_graph(recipe)
-    summary: dict[str, Any] = {"name": recipe.name, "stages": [n.name for n in nodes]}
-    for node in nodes:
-        summary.update(node.stage.validate(recipe) or {})
-    return summary
+    return {"name": recipe.name, "stages": [n.name for n in nodes], **checked}
 
 
 def validate(path: str, overrides: list[str] | None = None) -> tuple[Recipe, dict[str, Any]]:

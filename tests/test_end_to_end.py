@@ -170,7 +170,7 @@ def test_second_run_is_entirely_cached(e2e):
     _, recipe, _ = e2e
     again = _mixloom("run", str(recipe))
     assert again.returncode == 0
-    assert again.stderr.count("unchanged, cached") == 9 and "ran in" not in again.stderr
+    assert again.stderr.count("unchanged, cached") == 10 and "ran in" not in again.stderr
     plan = _mixloom("plan", str(recipe), "--json")
     assert all(not s["run"] for s in json.loads(plan.stdout))
 

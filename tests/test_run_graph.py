@@ -1,6 +1,6 @@
 """The run graph is derived from what stages read: a change re-runs its stage and what reads it, nothing else.
 
-One real run of a tiny recipe (curate → tokenizer → pretrain → SFT → DPO and GRPO from SFT → eval), then
+One real run of a tiny recipe (curate → mix → tokenizer → pretrain → SFT → DPO and GRPO from SFT → eval), then
 edits of the recipe and of a data file, checked through `mixloom plan` and through a real re-run.
 """
 
@@ -20,7 +20,7 @@ from mixloom.orchestrator import plan, run_recipe  # noqa: E402
 from mixloom.recipe import load_recipe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL = ["curate", "train.tokenizer", "train.pretrain", "train.sft", "train.dpo", "train.grpo", "eval"]
+ALL = ["curate", "mix", "train.tokenizer", "train.pretrain", "train.sft", "train.dpo", "train.grpo", "eval"]
 
 
 def _write_data(d: Path) -> None:
@@ -123,7 +123,7 @@ def test_changing_sft_reruns_sft_and_what_reads_it(done):
     summary = run_recipe(load_recipe(changed))  # a real re-run does exactly that
     ran = [k for k, v in summary.items() if v.startswith("ran")]
     assert ran == ["train.sft", "train.dpo", "train.grpo", "eval"]
-    assert all(summary[s] == "cached" for s in ["curate", "train.tokenizer", "train.pretrain"])
+    assert all(summary[s] == "cached" for s in ["curate", "mix", "train.tokenizer", "train.pretrain"])
     assert _will_run(changed) == []
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from mixloom.errors import RecipeError
+from mixloom.layout import canonical_ref
 from mixloom.recipe import Recipe
-from training.refs import DATA_REFS, STAGES
+from mixloom.sections.curate import TOKENIZER_STAGE, mix_tokenizer
+from training.refs import DATA_REFS, STAGES, tokenizer_data
 
 EVAL_DEFAULT_DATA = {
     "perplexity": "curate.test",
@@ -37,7 +39,7 @@ def check(recipe: Recipe) -> None:
     def data_ref(where: str, ref: str | None) -> None:
         if ref is None:
             return
-        if ref.startswith("curate.") and ref in DATA_REFS and not recipe.sources:
+        if ref.startswith(("curate.", "mix.")) and ref in DATA_REFS and not recipe.sources:
             raise RecipeError(
                 err,
                 where,
@@ -54,7 +56,7 @@ def check(recipe: Recipe) -> None:
                     "the default data is the SFT held-out set, but there is no `train.sft`",
                     "add `train.sft` or give `data:` for this metric",
                 )
-        elif ref.startswith(("curate.", "generate.", "review.")) and ref not in DATA_REFS:
+        elif ref.startswith(("curate.", "mix.", "generate.", "review.")) and ref not in DATA_REFS:
             raise RecipeError(
                 err, where, f"unknown data reference '{ref}'", f"use one of {', '.join(DATA_REFS)} or a path"
             )
@@ -129,7 +131,16 @@ def check(recipe: Recipe) -> None:
         data_ref("train.pretrain.data", p.data)
         data_ref("train.pretrain.validation", p.validation)
     if t.tokenizer is not None:
-        data_ref("train.tokenizer.data", t.tokenizer.data)
+        data = tokenizer_data(recipe)
+        data_ref("train.tokenizer.data", data)
+        if mix_tokenizer(recipe) == TOKENIZER_STAGE and canonical_ref(data).startswith("mix."):
+            raise RecipeError(
+                err,
+                "train.tokenizer.data",
+                f"'{data}' is the mix, which counts its shares in this tokenizer's tokens (mix.tokenizer: "
+                f"{TOKENIZER_STAGE}), so the tokenizer cannot learn from it",
+                "use `curate.curated` (the default), a path, or set mix.tokenizer to 'approx' or a tokenizer dir",
+            )
     for s in ("sft", "rm", "dpo", "grpo"):
         cfg = getattr(t, s)
         if cfg is not None:

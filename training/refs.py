@@ -18,7 +18,11 @@ from mixloom.recipe import Recipe
 STAGES = ("tokenizer", "pretrain", "sft", "rm", "dpo", "grpo")
 # the data references training stages accept (their files are found through mixloom.layout.RunLayout)
 DATA_REFS = (
-    "curate.train",
+    "curate.curated",  # every kept document, before the mix (what the run's own tokenizer learns from)
+    "mix.train",
+    "mix.validation",
+    "mix.test",
+    "curate.train",  # = mix.train (the older name)
     "curate.validation",
     "curate.test",
     "generate.sft",
@@ -64,7 +68,7 @@ def data_files(recipe: Recipe, run_dir: Path, ref: str, where: str) -> list[Path
 
 
 def _producer_hint(ref: str) -> str:
-    if ref.startswith("curate."):
+    if ref.startswith(("curate.", "mix.")):
         return "run `mixloom curate` for this recipe first"
     if ref.startswith("generate."):
         return "run `mixloom generate` for this recipe first"
@@ -121,3 +125,14 @@ def require_columns(rows: list[dict[str, Any]], needed: list[str], source: str) 
     missing = [c for c in needed if c not in rows[0]]
     if missing:
         raise UserError(f"{source}: missing column(s) {missing}; found {sorted(rows[0])}")
+
+
+def tokenizer_data(recipe: Recipe) -> str:
+    """What `train.tokenizer` learns from: its `data:`, else the curated documents when the mix counts shares
+    in this tokenizer's tokens (the mix needs it first), else the train split."""
+    from mixloom.sections.curate import TOKENIZER_STAGE, mix_tokenizer
+
+    cfg = recipe.get("train.tokenizer")
+    if cfg.data:
+        return cfg.data
+    return "curate.curated" if mix_tokenizer(recipe) == TOKENIZER_STAGE else "curate.train"

@@ -13,7 +13,7 @@ from mixloom.recipe import Recipe
 from mixloom.registry import Registry
 from mixloom.stage import Section, Stage
 from training.checks import EVAL_DEFAULT_DATA, check
-from training.refs import STAGES
+from training.refs import STAGES, tokenizer_data
 
 LM_STAGES = ("grpo", "dpo", "sft", "pretrain")
 ALIGN = Registry(
@@ -85,7 +85,7 @@ class TrainStage(Stage):
     def reads(self, recipe: Recipe) -> list[str]:
         cfg = recipe.get(self.name)
         if self.stage == "tokenizer":
-            return [cfg.data]
+            return [tokenizer_data(recipe)]
         if self.stage == "pretrain":
             return [x for x in (cfg.data, cfg.validation, "train.tokenizer") if x]
         return [cfg.data, _model_ref(recipe, cfg.model)]

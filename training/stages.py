@@ -65,7 +65,7 @@ def run_tokenizer(recipe: Recipe, run_dir: Path) -> dict[str, Any]:
     from training.tokenizer import iter_texts, train_tokenizer
 
     cfg, started = section(recipe, "tokenizer"), time.time()
-    files = refs.data_files(recipe, run_dir, cfg.data, "train.tokenizer.data")
+    files = refs.data_files(recipe, run_dir, refs.tokenizer_data(recipe), "train.tokenizer.data")
     out = refs.stage_dir(run_dir, "tokenizer")
     tok = train_tokenizer(iter_texts(files, cfg.max_docs), cfg.vocab_size, cfg.min_frequency)
     tok.save_pretrained(out)

@@ -164,11 +164,20 @@ def augment_report(created: dict, finals: list[Path], mix_report: dict | None) -
         m: {"created": n, "passed_filter": created["filtered"].get(m, 0), "kept": int(kept_by.get(m, 0))}
         for m, n in created["created"].items()
     }
-    shares = {
+    return {
+        "total": created["total"],
+        "methods": methods,
+        "mix": augment_mix_shares(mix_report),
+        "settings": created["settings"],
+    }
+
+
+def augment_mix_shares(mix_report: dict | None) -> dict[str, Any]:
+    """Per domain: the augmented share of the mix, and its cap."""
+    return {
         d: {k: v[k] for k in ("augmented_share", "max_augmented_share") if k in v}
         for d, v in ((mix_report or {}).get("domains") or {}).items()
     }
-    return {"total": created["total"], "methods": methods, "mix": shares, "settings": created["settings"]}
 
 
 ORPHAN_STEP = "augment:parent"

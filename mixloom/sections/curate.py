@@ -63,7 +63,11 @@ class Mix(Strict):
     """Target shares per domain (and per source inside a domain), measured in tokens or documents."""
 
     unit: Literal["tokens", "docs"] = "tokens"
-    tokenizer: str = Field("approx", description="'approx' (regex word/punct count) or a local tokenizer dir")
+    tokenizer: str | None = Field(
+        None,
+        description="the unit of `tokens`: 'train.tokenizer' (the run's own tokenizer; the default when the "
+        "recipe trains one), a local tokenizer dir, or 'approx' (a fast regex word/punct estimate)",
+    )
     budget: int | Literal["max"] = "max"
     shares: dict[str, float]
     sources: dict[str, dict[str, float]] | None = None
@@ -146,3 +150,17 @@ def check_curation(
         unknown = set(mix.max_epochs) - set(sources)
         if unknown:
             raise ValueError(f"mix.max_epochs names unknown sources {sorted(unknown)}")
+
+
+TOKENIZER_STAGE = "train.tokenizer"
+
+
+def mix_tokenizer(recipe: Any) -> str:
+    """The tokenizer whose tokens the mix's shares count: the recipe's `mix.tokenizer`, else the run's own
+    tokenizer when the recipe trains one (shares then hold in the tokens that train), else 'approx'."""
+    mix = recipe.mix
+    if mix is not None and mix.tokenizer:
+        return mix.tokenizer
+    if mix is not None and recipe.get(TOKENIZER_STAGE) is not None:
+        return TOKENIZER_STAGE
+    return "approx"

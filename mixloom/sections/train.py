@@ -17,11 +17,12 @@ Device = Literal["auto", "cpu", "cuda"]
 
 
 class TokenizerSection(Strict):
-    """Byte-level BPE trained on the curated train split."""
+    """Byte-level BPE, trained on the curated documents before the mix when the mix counts its tokens
+    (`mix.tokenizer: train.tokenizer`, the default), else on the train split."""
 
     vocab_size: int = Field(8192, ge=320, description="total vocabulary, special tokens included")
     min_frequency: int = Field(2, ge=1)
-    data: str = "curate.train"
+    data: str | None = Field(None, description="default: curate.curated or curate.train (see above)")
     max_docs: int | None = Field(
         None, ge=1, description="train on at most this many documents (default: all)"
     )

@@ -1,0 +1,154 @@
+"""The mix stage: curated documents → sampled shares → shuffled, interleaved splits (mix/<split>/part-*.parquet).
+
+It is a stage of its own, after curation, because its unit may be the run's own tokenizer, which learns from
+the curated documents: curate → train.tokenizer → mix → pretrain. When the mix counts in another tokenizer
+than the one curation counted `tokens` in, the counts are redone here, so the shares hold in the tokens that
+train. Its numbers go into the run's manifest.json beside the curation funnel.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import polars as pl
+
+from curation.accounting import check_accounting
+from curation.augment.phase import augment_mix_shares
+from curation.executors import make_executor
+from curation.interleave import gather, plan_order, scatter
+from curation.io.writers import write_parquet
+from curation.mix import MixError, plan_mix
+from curation.tokens import check_tokenizer, count_expr, tokenizer_entry, unit_label
+from mixloom.errors import UserError
+from mixloom.layout import RunLayout
+from mixloom.manifest import read_manifest, write_manifest
+from mixloom.progress import console
+from mixloom.recipe import Recipe
+from mixloom.sections.curate import TOKENIZER_STAGE, mix_tokenizer
+
+
+def mix_unit(recipe: Recipe, layout: RunLayout) -> tuple[str, str | None]:
+    """The mix's tokenizer as (path or 'approx', the reference it came from or None)."""
+    unit = mix_tokenizer(recipe)
+    if unit == TOKENIZER_STAGE:
+        path = layout.ref_path(TOKENIZER_STAGE)
+        if not (path / "tokenizer.json").is_file():
+            raise UserError(
+                f"{recipe.path}: mix.tokenizer: no tokenizer at {path} yet; run the train.tokenizer stage first "
+                "(`mixloom curate` and `mixloom run` do it in order)"
+            )
+        return str(path), TOKENIZER_STAGE
+    try:
+        return check_tokenizer(unit, recipe.root), None
+    except ValueError as e:
+        raise UserError(f"{recipe.path}: mix.tokenizer: {e}") from None
+
+
+def _recount(job: tuple[str, str, str]) -> str:
+    """One curated shard with `tokens` counted in the mix's tokenizer (a copy; curated/ is left as it is)."""
+    src, dst, tokenizer = job
+    df = pl.read_parquet(src).with_columns(count_expr(tokenizer).alias("tokens"))
+    write_parquet(df, Path(dst))
+    return dst
+
+
+def mix_run(recipe: Recipe, out_dir: Path, executor: str | None = None, workers: int | None = None) -> dict:
+    """Mix the curated documents of `out_dir`; returns the run's manifest with the mix and splits added."""
+    layout = RunLayout(out_dir)
+    manifest = read_manifest(out_dir)
+    if "curated" not in manifest:
+        raise UserError(f"{layout.manifest}: not a curation run; run `mixloom curate` first")
+    tokenizer, ref = mix_unit(recipe, layout)
+    t0 = time.perf_counter()
+    finals = sorted(layout.curated.glob("*.parquet"))
+    scratch = layout.work / "mix"  # the mix's own temporary files, gone when it ends
+    recount_dir = scratch / "tokens"
+    ex = make_executor(executor or recipe.execution.executor, workers or recipe.execution.workers)
+    mix_error: MixError | None = None
+    try:
+        if finals and tokenizer != manifest.get("tokens_unit", "approx"):
+            shutil.rmtree(recount_dir, ignore_errors=True)
+            jobs = [(str(f), str(recount_dir / f.name), tokenizer) for f in finals]
+            finals = [Path(p) for p in ex.map(_recount, jobs, desc="mix (count tokens)")]
+        try:
+            report, split_stats = write_mix(recipe, finals, out_dir, ex)
+        except MixError as e:  # the numbers still go into the manifest, then it fails
+            mix_error, report, split_stats = e, None, {}
+    finally:
+        ex.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        if layout.work.is_dir() and not any(layout.work.iterdir()):
+            layout.work.rmdir()  # a pii run had removed it: nothing of it may come back
+    manifest["mix"] = report and {
+        **report,
+        "unit_label": unit_label(report["unit"], ref or tokenizer),
+        "tokenizer": tokenizer_entry(tokenizer, ref),
+    }
+    manifest["splits"] = split_stats
+    if manifest.get("augment"):
+        manifest["augment"]["mix"] = augment_mix_shares(report)
+    manifest.setdefault("timings_s", {})["mix"] = round(time.perf_counter() - t0, 3)
+    manifest.pop("mix_error", None)
+    manifest["status"] = "failed" if mix_error else "done"
+    if mix_error is not None:
+        manifest["mix_error"] = {"message": str(mix_error), **mix_error.details}
+        write_manifest(out_dir, manifest)
+        raise mix_error
+    write_manifest(out_dir, manifest)
+    check_accounting(layout, manifest)
+    if report:
+        shares = ", ".join(f"{d} {100 * v['achieved_share']:.1f}%" for d, v in report["domains"].items())
+        console.print(f"[green]mixed[/] {shares} of {manifest['mix']['unit_label']}", highlight=False)
+    return manifest
+
+
+def write_mix(recipe: Recipe, finals: list[Path], out_dir: Path, ex) -> tuple[dict | None, dict]:
+    """Plan the mix over `finals`, then shuffle and write each split; returns (mix report, split sizes)."""
+    r = recipe
+    cols = ["id", "source", "domain", "tokens"]
+    cols += ["parent_id"] if finals and "parent_id" in pl.read_parquet_schema(finals[0]) else []
+    docs = (
+        pl.concat([pl.scan_parquet(str(f)).select(cols) for f in finals]).collect()
+        if finals
+        else pl.DataFrame(
+            schema={"id": pl.String, "source": pl.String, "domain": pl.String, "tokens": pl.Int64}
+        )
+    )
+    layout = RunLayout(out_dir)
+    for split_dir in layout.mix_root.glob("*"):  # before planning: a failed mix must not leave an old one
+        if split_dir.is_dir():
+            shutil.rmtree(split_dir)
+    if r.mix is None:
+        selection = docs.select("id", pl.lit(1, dtype=pl.Int32).alias("copies"))
+        report = None
+    else:
+        aug = r.get("augment")
+        shares = {d: aug.cap(d) for d in r.mix.shares} if aug is not None else None
+        selection, report = plan_mix(docs, r.mix, r.seed, shares)
+    if "parent_id" in docs.columns:  # an augmented copy takes its parent's split
+        selection = selection.join(docs.select("id", "parent_id"), on="id", how="left")
+    work = layout.work / "mix"
+    write_parquet(selection, work / "mix_selection.parquet")
+    order = plan_order(selection, r.splits, r.seed, r.execution.shard_docs)
+    order_path = write_parquet(order, work / "mix_order.parquet")
+    scatter_dir = work / "mix_scatter"
+    if scatter_dir.exists():
+        shutil.rmtree(scatter_dir)
+    scattered = ex.map(
+        scatter,
+        [(str(f), str(order_path), str(scatter_dir / f"{i:05d}.parquet")) for i, f in enumerate(finals)],
+        desc="mix (shuffle)",
+    )
+    parts = order.group_by("split", "part").len().sort("split", "part").rows()
+    jobs = [
+        (scattered, s, p, str(layout.mix(s) / f"part-{p:05d}"), r.execution.output_format)
+        for s, p, _ in parts
+    ]
+    split_stats: dict[str, dict[str, int]] = {s: {"docs": 0, "tokens": 0, "unique_docs": 0} for s in r.splits}
+    for st in ex.map(gather, jobs, desc="mix (write)"):
+        for k in ("docs", "tokens", "unique_docs"):
+            split_stats[st["split"]][k] += st[k]
+    shutil.rmtree(scatter_dir, ignore_errors=True)
+    return report, split_stats
