@@ -199,7 +199,8 @@ def splits(m: dict[str, Any]) -> Section:
             )
         if m["mix"].get("shortfall"):
             limits.append(f"Targets not met within max_epochs: {', '.join(m['mix']['shortfall'])}.")
-    if m["tokenizer"].startswith("approx"):
+    mix_tok = ((m.get("mix") or {}).get("tokenizer") or {}).get("describe", m["tokenizer"])
+    if mix_tok.startswith("approx"):
         limits.append("Token counts are approximate (words and punctuation), not a model tokenizer's.")
     lines += ["", "## Known limitations", "", *[f"- {x}" for x in limits]]
     return Section("Splits", markdown="\n".join(lines) + "\n", order=25)

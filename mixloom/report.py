@@ -120,9 +120,11 @@ def data_card(run: Path) -> str:
     lines = [f"# Data card: {run_name(layout)}", ""]
     if layout.manifest.exists():
         m = json.loads(layout.manifest.read_text())
+        mix_tok = ((m.get("mix") or {}).get("tokenizer") or {}).get("describe")
+        counts = f"mix in {mix_tok}" if mix_tok and mix_tok != m["tokenizer"] else m["tokenizer"]
         lines += [
             f"Recipe `{m['recipe']['path']}` (hash `{m['recipe']['hash']}`), seed {m['seed']}, "
-            f"mixloom {m['code_version']}. Token counts: {m['tokenizer']}.",
+            f"mixloom {m['code_version']}. Token counts: {counts}.",
             "",
         ]
     lines += [s.markdown for s in collect(layout) if s.markdown]

@@ -145,3 +145,12 @@ def test_the_run_tokenizer_without_a_tokenizer_stage_is_a_recipe_error(tmp_path)
     p.write_text(yaml.safe_dump(data))
     with pytest.raises(RecipeError, match="reads 'train.tokenizer'.*does not configure it"):
         plan(load_recipe(p))
+
+
+def test_the_data_card_names_the_mix_unit(run):
+    from mixloom.report import write_data_card
+
+    tmp, _ = run
+    card = Path(write_data_card(tmp / "run")).read_text()
+    assert "Token counts: mix in train.tokenizer" in card
+    assert "Token counts are approximate" not in card
