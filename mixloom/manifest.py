@@ -98,6 +98,27 @@ def write_json_atomic(path: str | Path, data: Any) -> Path:
     return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def stage_header(
+    recipe: Any, stage: str, section: Any, packages: list[str] | None = None, inputs: list | None = None
+) -> dict[str, Any]:
+    """The fields every stage's manifest.json starts with: which stage, recipe, seed and section (with its
+    hash), the code and package versions, and the input files with checksums, so any output can be traced."""
+    head = {
+        "stage": stage,
+        "recipe": str(recipe.path),
+        "recipe_name": recipe.name,
+        "seed": recipe.seed,
+        "section": section,
+        "section_hash": stable_hash(section),
+        "code_version": code_version(),
+    }
+    if packages:
+        head["packages"] = package_versions(packages)
+    if inputs is not None:
+        head["inputs"] = [file_entry(f) for f in inputs]
+    return head
+
+
 def write_manifest(out_dir: str | Path, data: dict[str, Any]) -> Path:
     path = Path(out_dir) / MANIFEST
     write_json_atomic(path, data)

