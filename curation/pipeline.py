@@ -22,17 +22,17 @@ import polars as pl
 
 from curation.accounting import check_accounting
 from curation.augment.phase import AUGMENT_STEP, ORPHAN_STEP, augment_phase, augment_report, drop_orphans
+from curation.dupids import drop_duplicate_ids
 from curation.executors import make_executor
-from curation.interleave import gather, plan_order, scatter
 from curation.io.readers import ReadGroup, ReadTask, read_group
 from curation.io.writers import write_parquet
-from curation.mix import MixError, plan_mix
+from curation.mix import MixError
+from curation.mixwrite import write_mix
 from curation.passes import Applied, PassJob, run_pass
 from curation.pii.scrub import scrub_run
 from curation.plan import Plan, PlannedStep, make_plan
 from curation.rundir import check_out_dir, collect_garbage
 from curation.shards import pack_shards, parquet_rows, read_groups
-from curation.steps.base import REJECT
 from curation.tokens import describe, tokenizer_entry, unit_label
 from mixloom.layout import RunLayout
 from mixloom.manifest import (
@@ -128,32 +128,6 @@ def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[di
     return shards, out, [f for res in results for f in res["files"]]
 
 
-def _duplicate_ids(shards: list[dict], out: Path) -> Path | None:
-    """Ids must be unique: later repeats of a source's id field are rejected (reason `duplicate id`)."""
-    if not shards:
-        return None
-    # one eager read of the id column per shard: linear in the shard count (a concat of thousands of lazy
-    # scans was superlinear to plan)
-    ids = pl.concat(
-        [
-            pl.read_parquet(s["path"], columns=["id"]).with_columns(
-                pl.lit(k, dtype=pl.Int64).alias("_shard"),
-                pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
-            )
-            for k, s in enumerate(shards)
-        ]
-    )
-    dups = ids.filter(pl.col("id").is_duplicated())
-    if dups.is_empty():
-        return None
-    first = dups.sort("_shard", "_row").group_by("id", maintain_order=True).first()
-    later = dups.join(first, on=["id", "_shard", "_row"], how="anti")
-    # ids repeat, so decisions are keyed by (id, shard, row): stored per shard for the first pass
-    path = out / "duplicate_ids.parquet"
-    write_parquet(later.select("id", "_shard", "_row", pl.lit("duplicate id").alias(REJECT)), path)
-    return path
-
-
 def _run_passes(
     plan: Plan, shards: list[dict], read_key: str, work: Path, ex, used: list[Path] | None = None
 ) -> tuple[list[Path], list[Path], dict, dict]:
@@ -239,53 +213,6 @@ def _order_funnel(funnel: dict, labels: list[str]) -> list[dict]:
     return rows
 
 
-def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict | None, dict]:
-    r = plan.recipe
-    cols = ["id", "source", "domain", "tokens"]
-    cols += ["parent_id"] if finals and "parent_id" in pl.read_parquet_schema(finals[0]) else []
-    docs = (
-        pl.concat([pl.scan_parquet(str(f)).select(cols) for f in finals]).collect()
-        if finals
-        else pl.DataFrame(
-            schema={"id": pl.String, "source": pl.String, "domain": pl.String, "tokens": pl.Int64}
-        )
-    )
-    mixdir = out_dir / "mix"
-    if mixdir.exists():  # before planning: a failed mix must not leave the previous run's mix behind
-        shutil.rmtree(mixdir)
-    if r.mix is None:
-        selection = docs.select("id", pl.lit(1, dtype=pl.Int32).alias("copies"))
-        report = None
-    else:
-        aug = r.get("augment")
-        shares = {d: aug.cap(d) for d in r.mix.shares} if aug is not None else None
-        selection, report = plan_mix(docs, r.mix, r.seed, shares)
-    if "parent_id" in docs.columns:  # an augmented copy takes its parent's split
-        selection = selection.join(docs.select("id", "parent_id"), on="id", how="left")
-    work = RunLayout(out_dir).work
-    write_parquet(selection, work / "mix_selection.parquet")
-    order = plan_order(selection, r.splits, r.seed, r.execution.shard_docs)
-    order_path = write_parquet(order, work / "mix_order.parquet")
-    scatter_dir = work / "mix_scatter"
-    if scatter_dir.exists():
-        shutil.rmtree(scatter_dir)
-    scattered = ex.map(
-        scatter,
-        [(str(f), str(order_path), str(scatter_dir / f"{i:05d}.parquet")) for i, f in enumerate(finals)],
-        desc="mix (shuffle)",
-    )
-    parts = order.group_by("split", "part").len().sort("split", "part").rows()
-    jobs = [
-        (scattered, s, p, str(mixdir / s / f"part-{p:05d}"), r.execution.output_format) for s, p, _ in parts
-    ]
-    split_stats: dict[str, dict[str, int]] = {s: {"docs": 0, "tokens": 0, "unique_docs": 0} for s in r.splits}
-    for st in ex.map(gather, jobs, desc="mix (write)"):
-        for k in ("docs", "tokens", "unique_docs"):
-            split_stats[st["split"]][k] += st[k]
-    shutil.rmtree(scatter_dir, ignore_errors=True)
-    return report, split_stats
-
-
 def curate(
     recipe: Recipe, out: Path | str | None = None, executor: str | None = None, workers: int | None = None
 ) -> dict[str, Any]:
@@ -317,9 +244,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
             if (res["bytes"], res["xxh3_128"]) != (entry["bytes"], entry["xxh3_128"]):
                 entry["changed_while_read"] = {"bytes": entry["bytes"], "xxh3_128": entry["xxh3_128"]}
             entry.update(bytes=res["bytes"], xxh3_128=res["xxh3_128"])
-        dup_path = _duplicate_ids(shards, read_dir)
-        if dup_path is not None:
-            shards = _drop_duplicate_ids(shards, dup_path, read_dir)
+        drop_duplicate_ids(shards, read_dir, ex, nworkers)
         t0 = time.perf_counter()
         read_key = read_dir.name.removeprefix("read-")
         shards, read_key, augmented, aug_row, aug_rejects = augment_phase(
@@ -351,12 +276,13 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         t0 = time.perf_counter()
         mix_error: MixError | None = None
         try:
-            mix_report, split_stats = _write_mix(plan, sorted(layout.curated.glob("*.parquet")), out_dir, ex)
+            mix_report, split_stats = write_mix(plan, sorted(layout.curated.glob("*.parquet")), out_dir, ex)
         except MixError as e:  # the funnel and the numbers still go into the manifest, then it fails
             mix_error, mix_report, split_stats = e, None, {}
         timings["mix"] = time.perf_counter() - t0
-    finally:
+    except BaseException:
         ex.close()
+        raise
     timings["total"] = time.perf_counter() - t_start
     read_summary = _read_summary(read_results)
     steps = _order_funnel(
@@ -411,9 +337,13 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         manifest["status"] = "failed"
         manifest["mix_error"] = {"message": str(mix_error), **mix_error.details}
         write_manifest(out_dir, manifest)
+        ex.close()
         raise mix_error
     write_manifest(out_dir, manifest)
-    check_accounting(layout, manifest)
+    try:  # the executor stays up for the accounting's id checks (workers, not the driver, hold the ids)
+        check_accounting(layout, manifest, ex, nworkers)
+    finally:
+        ex.close()
     if work.exists():  # a pii run removed it already
         collect_garbage(work, used)
     console.print(
@@ -436,29 +366,3 @@ def _read_summary(results: list[dict]) -> dict[str, Any]:
         "rejected": sum(r["rejected"] for r in results),
         "reasons": reasons,
     }
-
-
-def _drop_duplicate_ids(shards: list[dict], dup_path: Path, read_dir: Path) -> list[dict]:
-    """Move later repeats of an id from the read shards into the read rejects."""
-    from curation.io.writers import to_rejects
-
-    dups = pl.read_parquet(dup_path)
-    for k, s in enumerate(shards):
-        rows = dups.filter(pl.col("_shard") == k)["_row"]
-        if rows.is_empty():
-            continue
-        df = pl.read_parquet(s["path"]).with_row_index("_row")
-        bad = df.filter(pl.col("_row").is_in(rows.implode())).drop("_row")
-        # the repeat gets its positional id (source/file#record), so ids stay unique across kept and rejects
-        loc = pl.col("origin").str.extract(r"^(.*):(\d+)$", 1)
-        line = pl.col("origin").str.extract(r":(\d+)$", 1).str.zfill(7)
-        bad = bad.with_columns(
-            pl.col("id").alias("original_id"),
-            (pl.col("source") + "/" + loc + "#" + line).alias("id"),
-            pl.lit("duplicate id").alias(REJECT),
-        )
-        rej = to_rejects(bad, "read")
-        write_parquet(rej, read_dir / f"{s['name']}.dupids.rejects.parquet")
-        # rejects first, then the shard: a crash in between repeats this step on resume, losing nothing
-        write_parquet(df.filter(~pl.col("_row").is_in(rows.implode())).drop("_row"), Path(s["path"]))
-    return shards
