@@ -177,7 +177,7 @@ def _run_passes(
         reject_files += sorted(out.glob("*.rejects.parquet"))
         inputs = [out / f"{n}.parquet" for n in names]
         if p.map_step is not None:
-            applied, seconds, report = _reduce(p.map_step, [out / f"{n}.map.parquet" for n in names], out)
+            applied, seconds, report = _reduce(p.map_step, [out / f"{n}.map.parquet" for n in names], out, ex)
             if report:
                 reports[p.map_step.label] = report
             funnel.setdefault(f"{p.map_step.label} (reduce)", {})["seconds"] = seconds
@@ -185,19 +185,26 @@ def _run_passes(
     return inputs, reject_files, funnel, reports
 
 
-def _reduce(ps: PlannedStep, maps: list[Path], out: Path) -> tuple[Applied, float, dict[str, Any]]:
-    """Reduce a global step once (its decisions, artifacts and report saved with a done record last)."""
+def reduce_task(job: tuple[PlannedStep, list[Path], Path]) -> None:
+    """Reduce a global step (a task: the keys of every document are read by a worker, not the driver); its
+    decisions, artifacts and report are saved with a done record last."""
+    ps, maps, out = job
+    t0 = time.perf_counter()
+    reduced = ps.step.reduce(maps, out / "reduce")
+    write_parquet(reduced.decisions, out / "decisions.parquet")
+    record = {
+        "seconds": round(time.perf_counter() - t0, 3),
+        "artifacts": {k: str(v) for k, v in reduced.artifacts.items()},
+        "report": reduced.report,
+    }
+    write_json_atomic(out / "reduce.json", record)
+
+
+def _reduce(ps: PlannedStep, maps: list[Path], out: Path, ex) -> tuple[Applied, float, dict[str, Any]]:
+    """Reduce a global step once, as a task (resume: a done record means it is reduced)."""
     done = out / "reduce.json"
     if not done.exists():
-        t0 = time.perf_counter()
-        reduced = ps.step.reduce(maps, out / "reduce")
-        write_parquet(reduced.decisions, out / "decisions.parquet")
-        record = {
-            "seconds": round(time.perf_counter() - t0, 3),
-            "artifacts": {k: str(v) for k, v in reduced.artifacts.items()},
-            "report": reduced.report,
-        }
-        write_json_atomic(done, record)
+        ex.map(reduce_task, [(ps, maps, out)], desc=f"reduce {ps.label}")
     record = json.loads(done.read_text())
     artifacts = {k: Path(v) for k, v in record["artifacts"].items()}
     return Applied(ps, str(out / "decisions.parquet"), artifacts), record["seconds"], record["report"]
