@@ -11,14 +11,10 @@ the run fails with the numbers, or, with `allow_shortfall`, takes the cap and re
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import polars as pl
-
-from curation.augment.cap import split_augmented, take_copies
-from curation.splits import unit_hash
+from curation.mixprobe import Cut, Found, Probe
 from mixloom.errors import UserError
 from mixloom.sections.curate import Mix
 
@@ -57,35 +53,42 @@ def _targets(avail: dict[str, float], domain_of: dict[str, str], mix: Mix) -> tu
     return budget, {s: budget * mix.shares[domain_of[s]] * weights[s] for s in avail}
 
 
-def _take(units: np.ndarray, target: float) -> tuple[int, int]:
-    """(whole epochs, documents of the partial epoch) whose units come closest to `target`."""
-    total = float(units.sum())
-    if total <= 0 or target <= 0:
-        return 0, 0
-    full = int(target // total)
-    rest = target - full * total
-    cum = np.cumsum(units)
-    k = int(np.searchsorted(cum, rest))  # first prefix reaching `rest`
-    if k >= len(cum):
-        return full, len(cum)
-    below = cum[k - 1] if k > 0 else 0.0
-    n = k + 1 if (cum[k] - rest) <= (rest - below) else k
-    return full, n
+@dataclass
+class Pick:
+    """What the mix takes of one source: `full` epochs of every original plus one more copy of those before
+    `cut`, and the augmented copies before `copies_cut` once each."""
+
+    full: int
+    cut: Cut
+    copies_cut: Cut
+
+
+def _closest(found: Found | None, rest: float, count: int, total: float) -> tuple[Cut, int, float]:
+    """(cut, documents taken, their units) for the prefix whose units come closest to `rest`."""
+    if found is None:  # even every document stays below `rest`
+        return Cut(everything=True), count, total
+    if (found.cum - rest) <= (rest - found.below):
+        return Cut(found.key, inclusive=True), found.k + 1, found.cum
+    return Cut(found.key), found.k, found.below
+
+
+def _within(found: Found | None, count: int, total: float) -> tuple[Cut, int, float]:
+    """(cut, documents taken, their units) for the longest prefix within the limit."""
+    if found is None:
+        return Cut(everything=True), count, total
+    return Cut(found.key), found.k, found.below
 
 
 def plan_mix(
-    docs: pl.DataFrame, mix: Mix, seed: int, aug_share: dict[str, float] | None = None
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """docs: columns id, source, domain, tokens (all curated documents), and `parent_id` when augmented
-    copies are present; `aug_share` caps their share per domain (see `curation.augment.cap`).
+    probe: Probe, mix: Mix, seed: int, aug_share: dict[str, float] | None = None
+) -> tuple[dict[str, Pick], dict[str, Any]]:
+    """probe: the curated documents' keys (`curation.mixprobe`); `aug_share` caps the share of augmented copies
+    per domain (see `curation.augment.cap`).
 
-    Returns the selection (id, copies) and a report with target vs achieved per domain and source.
+    Returns what to take of each source and a report with target vs achieved per domain and source.
     """
-    unit = pl.col("tokens") if mix.unit == "tokens" else pl.lit(1, dtype=pl.Int64)
-    docs, aug = split_augmented(docs.with_columns(unit.cast(pl.Float64).alias("_u")))
-    per_src = docs.group_by("source").agg(pl.col("_u").sum(), pl.col("domain").first()).sort("source")
-    avail = dict(zip(per_src["source"], per_src["_u"], strict=True))
-    domain_of = dict(zip(per_src["source"], per_src["domain"], strict=True))
+    avail = {s: probe.totals[(s, False)][1] for s in sorted(s for s, cp in probe.totals if not cp)}
+    domain_of = {s: probe.domains[s] for s in avail}
     for dom, share in mix.shares.items():
         if share > 0 and not any(domain_of[s] == dom for s in avail):
             raise UserError(
@@ -129,27 +132,47 @@ def plan_mix(
             details,
         )
 
-    selections = []
-    src_report = {}
-    for s in sorted(avail):
-        cap = _max_epochs(mix, s) * avail[s]
-        goal = min(target[s], cap)
-        a = (aug_share or {}).get(domain_of[s], 0.0)
-        extra = take_copies(aug, s, seed, a * goal)  # augmented copies stand in for part of the target
-        sub = docs.filter(pl.col("source") == s).select("id", "_u")
-        order = np.argsort(np.asarray(unit_hash(seed, f"mix:{s}", sub["id"].to_list())), kind="stable")
-        sub = sub[order]
-        full, n = _take(sub["_u"].to_numpy(), goal - float(extra["_u"].sum()))
-        copies = np.full(sub.height, full, dtype=np.int32)
-        copies[:n] += 1
-        sel = sub.with_columns(pl.Series("copies", copies)).filter(pl.col("copies") > 0)
-        achieved = float((sel["_u"] * sel["copies"]).sum()) if sel.height else 0.0
-        if extra.height:  # at most a share `a` of what this source contributes
-            extra = take_copies(aug, s, seed, min(a * goal, a / (1 - a) * achieved))
-        augmented = float(extra["_u"].sum())
+    has_copies = any(cp for _, cp in probe.totals)
+    goal = {s: min(target[s], _max_epochs(mix, s) * avail[s]) for s in avail}
+    share = {s: (aug_share or {}).get(domain_of[s], 0.0) for s in avail}
+
+    def copies(limits: dict[str, float]) -> dict[str, tuple[Cut, int, float]]:
+        """The seeded prefix of each source's augmented copies whose units stay within its limit."""
+        asked = [s for s, lim in limits.items() if has_copies and lim > 0 and probe.totals.get((s, True))]
+        found = probe.resolve([((s, True), limits[s], True) for s in asked])
+        out = {s: (Cut(), 0, 0.0) for s in limits}
+        for s, f in zip(asked, found, strict=True):
+            n, units = probe.totals[(s, True)]
+            out[s] = _within(f, n, units)
+        return out
+
+    # augmented copies stand in for part of the target
+    extra = copies({s: share[s] * goal[s] for s in avail})
+    rest, full = {}, {}
+    for s in avail:
+        t, total = goal[s] - extra[s][2], avail[s]
+        full[s], rest[s] = (
+            (0, 0.0) if total <= 0 or t <= 0 else (int(t // total), t - int(t // total) * total)
+        )
+    asked = [s for s in avail if avail[s] > 0 and goal[s] - extra[s][2] > 0]
+    found = dict(zip(asked, probe.resolve([((s, False), rest[s], False) for s in asked]), strict=True))
+    took = {}
+    for s in avail:
+        count, total = probe.totals[(s, False)]
+        cut, n, units = _closest(found[s], rest[s], count, total) if s in found else (Cut(), 0, 0.0)
+        took[s] = (cut, n, full[s] * total + units if (n or full[s]) else 0.0)
+    # at most a share `a` of what this source contributes
+    again = {s: min(share[s] * goal[s], share[s] / (1 - share[s]) * took[s][2]) for s in avail if extra[s][1]}
+    extra |= copies(again)
+
+    picks, src_report = {}, {}
+    for s in avail:
+        count = probe.totals[(s, False)][0]
+        cut, n, achieved = took[s]
+        f = full[s]
+        augmented = extra[s][2]
         achieved += augmented
-        selections.append(sel.select("id", "copies"))
-        selections.append(extra.select("id", pl.lit(1, dtype=pl.Int32).alias("copies")))
+        picks[s] = Pick(f, cut, extra[s][0])
         src_report[s] = {
             "domain": domain_of[s],
             "available": avail[s],
@@ -157,9 +180,9 @@ def plan_mix(
             "achieved": achieved,
             "epochs": (achieved - augmented) / avail[s] if avail[s] else 0.0,  # of originals
             "max_epochs": _max_epochs(mix, s),
-            "docs_selected": sel.height,
-            "docs_repeated": int((sel["copies"] > 1).sum()),
-            **({"augmented": augmented, "augmented_docs": extra.height} if aug is not None else {}),
+            "docs_selected": count if f > 0 else n,
+            "docs_repeated": count if f >= 2 else (n if f == 1 else 0),
+            **({"augmented": augmented, "augmented_docs": extra[s][1]} if has_copies else {}),
         }
     total = sum(r["achieved"] for r in src_report.values())
     dom_report = {}
@@ -172,7 +195,7 @@ def plan_mix(
             "achieved": got,
             "available": sum(avail[s] for s in avail if domain_of[s] == dom),
         }
-        if aug is not None:
+        if has_copies:
             copies_units = sum(r["augmented"] for r in src_report.values() if r["domain"] == dom)
             dom_report[dom]["augmented_share"] = copies_units / got if got else 0.0
             dom_report[dom]["max_augmented_share"] = (aug_share or {}).get(dom, 0.0)
@@ -189,10 +212,7 @@ def plan_mix(
     }
     if not report["within_tolerance"] and not mix.allow_shortfall:
         raise MixError(_tolerance_message(report, mix), report)
-    sel = pl.concat(selections) if selections else pl.DataFrame(schema={"id": pl.String, "copies": pl.Int32})
-    if math.isnan(total):
-        raise UserError("mix: token counts are missing")
-    return sel, report
+    return picks, report
 
 
 def _tolerance_message(report: dict[str, Any], mix: Mix) -> str:

@@ -17,9 +17,9 @@ import polars as pl
 from curation.accounting import check_accounting
 from curation.augment.phase import augment_mix_shares
 from curation.executors import make_executor
-from curation.interleave import gather, plan_order, scatter
 from curation.io.writers import write_parquet
-from curation.mix import MixError, plan_mix
+from curation.mix import MixError
+from curation.mixwrite import write_mix
 from curation.tokens import check_tokenizer, count_expr, tokenizer_entry, unit_label
 from mixloom.errors import UserError
 from mixloom.layout import RunLayout
@@ -63,9 +63,9 @@ def mix_run(recipe: Recipe, out_dir: Path, executor: str | None = None, workers:
     tokenizer, ref = mix_unit(recipe, layout)
     t0 = time.perf_counter()
     finals = sorted(layout.curated.glob("*.parquet"))
-    scratch = layout.work / "mix"  # the mix's own temporary files, gone when it ends
-    recount_dir = scratch / "tokens"
-    ex = make_executor(executor or recipe.execution.executor, workers or recipe.execution.workers)
+    recount_dir = layout.work / "mix_tokens"  # counts in the mix's tokenizer, gone when the mix ends
+    nworkers = workers or recipe.execution.workers
+    ex = make_executor(executor or recipe.execution.executor, nworkers)
     mix_error: MixError | None = None
     try:
         if finals and tokenizer != manifest.get("tokens_unit", "approx"):
@@ -76,79 +76,37 @@ def mix_run(recipe: Recipe, out_dir: Path, executor: str | None = None, workers:
             report, split_stats = write_mix(recipe, finals, out_dir, ex)
         except MixError as e:  # the numbers still go into the manifest, then it fails
             mix_error, report, split_stats = e, None, {}
+        manifest = _record(manifest, report, split_stats, tokenizer, ref, mix_error, t0)
+        write_manifest(out_dir, manifest)
+        if mix_error is not None:
+            raise mix_error
+        check_accounting(layout, manifest, ex, nworkers)  # the workers hold the ids, not the driver
     finally:
         ex.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(recount_dir, ignore_errors=True)
         if layout.work.is_dir() and not any(layout.work.iterdir()):
             layout.work.rmdir()  # a pii run had removed it: nothing of it may come back
-    manifest["mix"] = report and {
-        **report,
-        "unit_label": unit_label(report["unit"], ref or tokenizer),
-        "tokenizer": tokenizer_entry(tokenizer, ref),
-    }
-    manifest["splits"] = split_stats
-    if manifest.get("augment"):
-        manifest["augment"]["mix"] = augment_mix_shares(report)
-    manifest.setdefault("timings_s", {})["mix"] = round(time.perf_counter() - t0, 3)
-    manifest.pop("mix_error", None)
-    manifest["status"] = "failed" if mix_error else "done"
-    if mix_error is not None:
-        manifest["mix_error"] = {"message": str(mix_error), **mix_error.details}
-        write_manifest(out_dir, manifest)
-        raise mix_error
-    write_manifest(out_dir, manifest)
-    check_accounting(layout, manifest)
     if report:
         shares = ", ".join(f"{d} {100 * v['achieved_share']:.1f}%" for d, v in report["domains"].items())
         console.print(f"[green]mixed[/] {shares} of {manifest['mix']['unit_label']}", highlight=False)
     return manifest
 
 
-def write_mix(recipe: Recipe, finals: list[Path], out_dir: Path, ex) -> tuple[dict | None, dict]:
-    """Plan the mix over `finals`, then shuffle and write each split; returns (mix report, split sizes)."""
-    r = recipe
-    cols = ["id", "source", "domain", "tokens"]
-    cols += ["parent_id"] if finals and "parent_id" in pl.read_parquet_schema(finals[0]) else []
-    docs = (
-        pl.concat([pl.scan_parquet(str(f)).select(cols) for f in finals]).collect()
-        if finals
-        else pl.DataFrame(
-            schema={"id": pl.String, "source": pl.String, "domain": pl.String, "tokens": pl.Int64}
-        )
-    )
-    layout = RunLayout(out_dir)
-    for split_dir in layout.mix_root.glob("*"):  # before planning: a failed mix must not leave an old one
-        if split_dir.is_dir():
-            shutil.rmtree(split_dir)
-    if r.mix is None:
-        selection = docs.select("id", pl.lit(1, dtype=pl.Int32).alias("copies"))
-        report = None
-    else:
-        aug = r.get("augment")
-        shares = {d: aug.cap(d) for d in r.mix.shares} if aug is not None else None
-        selection, report = plan_mix(docs, r.mix, r.seed, shares)
-    if "parent_id" in docs.columns:  # an augmented copy takes its parent's split
-        selection = selection.join(docs.select("id", "parent_id"), on="id", how="left")
-    work = layout.work / "mix"
-    write_parquet(selection, work / "mix_selection.parquet")
-    order = plan_order(selection, r.splits, r.seed, r.execution.shard_docs)
-    order_path = write_parquet(order, work / "mix_order.parquet")
-    scatter_dir = work / "mix_scatter"
-    if scatter_dir.exists():
-        shutil.rmtree(scatter_dir)
-    scattered = ex.map(
-        scatter,
-        [(str(f), str(order_path), str(scatter_dir / f"{i:05d}.parquet")) for i, f in enumerate(finals)],
-        desc="mix (shuffle)",
-    )
-    parts = order.group_by("split", "part").len().sort("split", "part").rows()
-    jobs = [
-        (scattered, s, p, str(layout.mix(s) / f"part-{p:05d}"), r.execution.output_format)
-        for s, p, _ in parts
-    ]
-    split_stats: dict[str, dict[str, int]] = {s: {"docs": 0, "tokens": 0, "unique_docs": 0} for s in r.splits}
-    for st in ex.map(gather, jobs, desc="mix (write)"):
-        for k in ("docs", "tokens", "unique_docs"):
-            split_stats[st["split"]][k] += st[k]
-    shutil.rmtree(scatter_dir, ignore_errors=True)
-    return report, split_stats
+def _record(
+    manifest: dict, report: dict | None, splits: dict, tokenizer: str, ref: str | None, error, t0: float
+) -> dict:
+    """The run's manifest with the mix's numbers (or its error) in."""
+    manifest["mix"] = report and {
+        **report,
+        "unit_label": unit_label(report["unit"], ref or tokenizer),
+        "tokenizer": tokenizer_entry(tokenizer, ref),
+    }
+    manifest["splits"] = splits
+    if manifest.get("augment"):
+        manifest["augment"]["mix"] = augment_mix_shares(report)
+    manifest.setdefault("timings_s", {})["mix"] = round(time.perf_counter() - t0, 3)
+    manifest.pop("mix_error", None)
+    manifest["status"] = "failed" if error else "done"
+    if error is not None:
+        manifest["mix_error"] = {"message": str(error), **error.details}
+    return manifest

@@ -23,6 +23,7 @@ import polars as pl
 
 from curation.accounting import check_accounting
 from curation.augment.phase import AUGMENT_STEP, ORPHAN_STEP, augment_phase, augment_report, drop_orphans
+from curation.dupids import drop_duplicate_ids
 from curation.executors import make_executor
 from curation.io.readers import ReadGroup, ReadTask, read_group
 from curation.io.writers import write_parquet
@@ -32,7 +33,6 @@ from curation.pii.scrub import scrub_run
 from curation.plan import Plan, PlannedStep, make_plan
 from curation.rundir import check_out_dir, collect_garbage
 from curation.shards import pack_shards, parquet_rows, read_groups
-from curation.steps.base import REJECT
 from curation.tokens import describe
 from mixloom.layout import RunLayout
 from mixloom.manifest import (
@@ -130,32 +130,6 @@ def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[di
     return shards, out, [f for res in results for f in res["files"]]
 
 
-def _duplicate_ids(shards: list[dict], out: Path) -> Path | None:
-    """Ids must be unique: later repeats of a source's id field are rejected (reason `duplicate id`)."""
-    if not shards:
-        return None
-    # one eager read of the id column per shard: linear in the shard count (a concat of thousands of lazy
-    # scans was superlinear to plan)
-    ids = pl.concat(
-        [
-            pl.read_parquet(s["path"], columns=["id"]).with_columns(
-                pl.lit(k, dtype=pl.Int64).alias("_shard"),
-                pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
-            )
-            for k, s in enumerate(shards)
-        ]
-    )
-    dups = ids.filter(pl.col("id").is_duplicated())
-    if dups.is_empty():
-        return None
-    first = dups.sort("_shard", "_row").group_by("id", maintain_order=True).first()
-    later = dups.join(first, on=["id", "_shard", "_row"], how="anti")
-    # ids repeat, so decisions are keyed by (id, shard, row): stored per shard for the first pass
-    path = out / "duplicate_ids.parquet"
-    write_parquet(later.select("id", "_shard", "_row", pl.lit("duplicate id").alias(REJECT)), path)
-    return path
-
-
 def _run_passes(
     plan: Plan, shards: list[dict], read_key: str, work: Path, ex, used: list[Path] | None = None
 ) -> tuple[list[Path], list[Path], dict, dict]:
@@ -205,7 +179,7 @@ def _run_passes(
         reject_files += sorted(out.glob("*.rejects.parquet"))
         inputs = [out / f"{n}.parquet" for n in names]
         if p.map_step is not None:
-            applied, seconds, report = _reduce(p.map_step, [out / f"{n}.map.parquet" for n in names], out)
+            applied, seconds, report = _reduce(p.map_step, [out / f"{n}.map.parquet" for n in names], out, ex)
             if report:
                 reports[p.map_step.label] = report
             funnel.setdefault(f"{p.map_step.label} (reduce)", {})["seconds"] = seconds
@@ -213,19 +187,26 @@ def _run_passes(
     return inputs, reject_files, funnel, reports
 
 
-def _reduce(ps: PlannedStep, maps: list[Path], out: Path) -> tuple[Applied, float, dict[str, Any]]:
-    """Reduce a global step once (its decisions, artifacts and report saved with a done record last)."""
+def reduce_task(job: tuple[PlannedStep, list[Path], Path]) -> None:
+    """Reduce a global step (a task: the keys of every document are read by a worker, not the driver); its
+    decisions, artifacts and report are saved with a done record last."""
+    ps, maps, out = job
+    t0 = time.perf_counter()
+    reduced = ps.step.reduce(maps, out / "reduce")
+    write_parquet(reduced.decisions, out / "decisions.parquet")
+    record = {
+        "seconds": round(time.perf_counter() - t0, 3),
+        "artifacts": {k: str(v) for k, v in reduced.artifacts.items()},
+        "report": reduced.report,
+    }
+    write_json_atomic(out / "reduce.json", record)
+
+
+def _reduce(ps: PlannedStep, maps: list[Path], out: Path, ex) -> tuple[Applied, float, dict[str, Any]]:
+    """Reduce a global step once, as a task (resume: a done record means it is reduced)."""
     done = out / "reduce.json"
     if not done.exists():
-        t0 = time.perf_counter()
-        reduced = ps.step.reduce(maps, out / "reduce")
-        write_parquet(reduced.decisions, out / "decisions.parquet")
-        record = {
-            "seconds": round(time.perf_counter() - t0, 3),
-            "artifacts": {k: str(v) for k, v in reduced.artifacts.items()},
-            "report": reduced.report,
-        }
-        write_json_atomic(done, record)
+        ex.map(reduce_task, [(ps, maps, out)], desc=f"reduce {ps.label}")
     record = json.loads(done.read_text())
     artifacts = {k: Path(v) for k, v in record["artifacts"].items()}
     return Applied(ps, str(out / "decisions.parquet"), artifacts), record["seconds"], record["report"]
@@ -301,9 +282,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
             if (res["bytes"], res["xxh3_128"]) != (entry["bytes"], entry["xxh3_128"]):
                 entry["changed_while_read"] = {"bytes": entry["bytes"], "xxh3_128": entry["xxh3_128"]}
             entry.update(bytes=res["bytes"], xxh3_128=res["xxh3_128"])
-        dup_path = _duplicate_ids(shards, read_dir)
-        if dup_path is not None:
-            shards = _drop_duplicate_ids(shards, dup_path, read_dir)
+        drop_duplicate_ids(shards, read_dir, ex, nworkers)
         t0 = time.perf_counter()
         read_key = read_dir.name.removeprefix("read-")
         shards, read_key, augmented, aug_row, aug_rejects = augment_phase(
@@ -332,8 +311,9 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         for f in read_rejects + reject_files:
             name = f"{f.parent.name.split('-')[0]}-{f.name.removesuffix('.rejects.parquet')}.parquet"
             _link(f, layout.rejects / name)
-    finally:
+    except BaseException:
         ex.close()
+        raise
     timings["total"] = time.perf_counter() - t_start
     read_summary = _read_summary(read_results)
     steps = _order_funnel(
@@ -384,7 +364,10 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         if split_dir.is_dir():
             shutil.rmtree(split_dir)
     write_manifest(out_dir, manifest)
-    check_accounting(layout, manifest)
+    try:  # the executor stays up for the accounting's id checks (workers, not the driver, hold the ids)
+        check_accounting(layout, manifest, ex, nworkers)
+    finally:
+        ex.close()
     if work.exists():  # a pii run removed it already
         collect_garbage(work, used)
     console.print(
@@ -407,29 +390,3 @@ def _read_summary(results: list[dict]) -> dict[str, Any]:
         "rejected": sum(r["rejected"] for r in results),
         "reasons": reasons,
     }
-
-
-def _drop_duplicate_ids(shards: list[dict], dup_path: Path, read_dir: Path) -> list[dict]:
-    """Move later repeats of an id from the read shards into the read rejects."""
-    from curation.io.writers import to_rejects
-
-    dups = pl.read_parquet(dup_path)
-    for k, s in enumerate(shards):
-        rows = dups.filter(pl.col("_shard") == k)["_row"]
-        if rows.is_empty():
-            continue
-        df = pl.read_parquet(s["path"]).with_row_index("_row")
-        bad = df.filter(pl.col("_row").is_in(rows.implode())).drop("_row")
-        # the repeat gets its positional id (source/file#record), so ids stay unique across kept and rejects
-        loc = pl.col("origin").str.extract(r"^(.*):(\d+)$", 1)
-        line = pl.col("origin").str.extract(r":(\d+)$", 1).str.zfill(7)
-        bad = bad.with_columns(
-            pl.col("id").alias("original_id"),
-            (pl.col("source") + "/" + loc + "#" + line).alias("id"),
-            pl.lit("duplicate id").alias(REJECT),
-        )
-        rej = to_rejects(bad, "read")
-        write_parquet(rej, read_dir / f"{s['name']}.dupids.rejects.parquet")
-        # rejects first, then the shard: a crash in between repeats this step on resume, losing nothing
-        write_parquet(df.filter(~pl.col("_row").is_in(rows.implode())).drop("_row"), Path(s["path"]))
-    return shards

@@ -20,7 +20,7 @@ from curation.quality.tokenizer import ChunkTokenizer
 
 WORD, SENT_END, PUNCT = 0, 1, 2  # sentencizer classes: other, sentence-ending char, other punctuation
 POS_BITS = 24  # n-gram positions are packed into the low bits of a sort key (more for huge groups)
-MAX_CHUNKS = 1_000_000  # distinct chunks cached per process before the cache restarts
+MAX_CHUNKS = 250_000  # distinct chunks cached per process before the cache restarts (~100 bytes each)
 MAX_VOCAB = 4_000_000  # distinct tokens before the vocabulary restarts (between batches only)
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
@@ -145,6 +145,7 @@ class _ChunkCache(dict):
     def maybe_clear(self) -> None:
         """Start afresh when the table is large (only between groups: ids must stay valid within one)."""
         if len(self) >= MAX_CHUNKS:
+            self.clear()  # dict.__init__ keeps the entries: without this, old chunk ids outlived their table
             self.__init__(self.vocab)
 
 

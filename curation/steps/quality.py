@@ -39,6 +39,9 @@ from curation.quality.tokens import Vocab
 from curation.steps.base import REJECT, StepContext, StepInfo, reject_where
 from mixloom.schema import Strict
 
+# text bytes scored at a time: a shard's tokens, lines and n-grams at once took ~10x its text in memory
+SLICE_CHARS = 1_000_000
+
 RuleName = Literal["gopher_quality", "gopher_repetition", "c4", "fineweb"]
 
 
@@ -129,6 +132,9 @@ class Quality:
             cols = [c for c in probe.columns if c not in ("text", REJECT)]
             out = df.with_columns(pl.lit(None, dtype=probe[c].dtype).alias(c) for c in cols)
             return reject_where(out, pl.lit(False), "")
+        parts = _slices(df["text"])
+        if len(parts) > 1:  # every rule is per document: slices bound the token arrays, same results
+            return pl.concat([self.process(df.slice(a, b - a)) for a, b in parts], how="vertical").rechunk()
         keep = df[REJECT].is_null().to_numpy() if REJECT in df.columns else np.ones(df.height, dtype=bool)
         scores, checks, text = self._evaluate(df["text"], keep)
         labels = [f"{rule}:{c.reason}" for rule, c in checks]
@@ -178,6 +184,19 @@ class Quality:
                 if res.new_text is not None:
                     text = new_text = res.new_text
         return scores, checks, new_text
+
+
+def _slices(text: pl.Series) -> list[tuple[int, int]]:
+    """Consecutive rows of about `SLICE_CHARS` characters (at least one row each)."""
+    sizes = text.fill_null("").str.len_bytes().to_numpy()
+    bounds, acc = [0], 0
+    for i, c in enumerate(sizes.tolist()):
+        if acc and acc + c > SLICE_CHARS:
+            bounds.append(i)
+            acc = 0
+        acc += c
+    bounds.append(len(sizes))
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _column(name: str, values: np.ndarray, scored: np.ndarray) -> pl.Series:
