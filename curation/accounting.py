@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from mixloom import storage
 from mixloom.layout import RunLayout
 
 
@@ -21,7 +22,7 @@ class AccountingError(RuntimeError):
 def _ids(files: list) -> pl.Series:
     if not files:
         return pl.Series("id", [], dtype=pl.String)
-    return pl.concat([pl.scan_parquet(str(f)).select("id") for f in files]).collect()["id"]
+    return pl.concat([storage.scan_parquet(f).select("id") for f in files]).collect()["id"]
 
 
 def check_accounting(layout: RunLayout, manifest: dict[str, Any]) -> dict[str, int]:

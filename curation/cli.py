@@ -12,7 +12,10 @@ from mixloom.progress import stdout
 
 def curate_cmd(
     recipe: Annotated[Path, typer.Argument(help="recipe YAML")],
-    out: Annotated[Path | None, typer.Option(help="output directory (default: the recipe's output)")] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(help="output directory or URL, e.g. s3://bucket/run (default: the recipe's output)"),
+    ] = None,
     executor: Annotated[str | None, typer.Option(help="local or ray")] = None,
     workers: Annotated[int | None, typer.Option(help="parallel workers", min=1)] = None,
 ) -> None:

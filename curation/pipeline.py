@@ -12,8 +12,8 @@ Every input record ends in exactly one of curated/ or rejects/.
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,12 @@ from curation.mix import MixError, plan_mix
 from curation.passes import Applied, PassJob, run_pass
 from curation.pii.scrub import scrub_run
 from curation.plan import Plan, PlannedStep, make_plan
+from curation.remote import reduce_into
 from curation.rundir import check_out_dir, collect_garbage
 from curation.shards import pack_shards, parquet_rows, read_groups
 from curation.steps.base import REJECT
 from curation.tokens import describe, tokenizer_entry, unit_label
+from mixloom import storage
 from mixloom.layout import RunLayout
 from mixloom.manifest import (
     code_version,
@@ -62,13 +64,7 @@ PACKAGES = [
 
 
 def _link(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
-        dst.unlink()
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+    storage.copy(src, dst)  # a hard link on disk, a server-side copy on object storage
 
 
 def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[dict], Path, list[dict]]:
@@ -84,13 +80,13 @@ def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[di
         }
     )
     out = work / f"read-{key}"
-    out.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(out)
     tasks = []
     for s in plan.sources:
         src = r.sources[s.name]
         for f in s.files:
             try:
-                rel = str(f.relative_to(r.root))
+                rel = str(f) if storage.is_url(f) else str(f.relative_to(r.root))
             except ValueError:
                 rel = str(f)
             tasks.append(
@@ -136,7 +132,7 @@ def _duplicate_ids(shards: list[dict], out: Path) -> Path | None:
     # scans was superlinear to plan)
     ids = pl.concat(
         [
-            pl.read_parquet(s["path"], columns=["id"]).with_columns(
+            storage.read_parquet(s["path"], columns=["id"]).with_columns(
                 pl.lit(k, dtype=pl.Int64).alias("_shard"),
                 pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
             )
@@ -161,7 +157,7 @@ def _run_passes(
     funnel: dict[str, dict[str, Any]] = {}
     reports: dict[str, dict[str, Any]] = {}
     reject_files: list[Path] = []
-    prev_key, inputs = read_key, [Path(s["path"]) for s in shards]
+    prev_key, inputs = read_key, [storage.path(s["path"]) for s in shards]
     names = [s["name"] for s in shards]
     applied: Applied | None = None
     for p in plan.passes:
@@ -173,7 +169,7 @@ def _run_passes(
         prints = [fp() for s in stepped if (fp := getattr(getattr(s, "step", s), "fingerprint", None))]
         key = stable_hash({**parts, "fingerprints": prints} if prints else parts)
         out = work / f"pass{p.index}-{key}"
-        out.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(out)
         if used is not None:
             used.append(out)
         jobs = [
@@ -216,16 +212,16 @@ def _reduce(ps: PlannedStep, maps: list[Path], out: Path) -> tuple[Applied, floa
     done = out / "reduce.json"
     if not done.exists():
         t0 = time.perf_counter()
-        reduced = ps.step.reduce(maps, out / "reduce")
-        write_parquet(reduced.decisions, out / "decisions.parquet")
-        record = {
-            "seconds": round(time.perf_counter() - t0, 3),
-            "artifacts": {k: str(v) for k, v in reduced.artifacts.items()},
-            "report": reduced.report,
-        }
+        with reduce_into(ps.step, maps, out / "reduce") as reduced:  # on object storage: staged locally
+            write_parquet(reduced.decisions, out / "decisions.parquet")
+            record = {
+                "seconds": round(time.perf_counter() - t0, 3),
+                "artifacts": {k: str(v) for k, v in reduced.artifacts.items()},
+                "report": reduced.report,
+            }
         write_json_atomic(done, record)
     record = json.loads(done.read_text())
-    artifacts = {k: Path(v) for k, v in record["artifacts"].items()}
+    artifacts = {k: storage.path(v) for k, v in record["artifacts"].items()}
     return Applied(ps, str(out / "decisions.parquet"), artifacts), record["seconds"], record["report"]
 
 
@@ -242,9 +238,9 @@ def _order_funnel(funnel: dict, labels: list[str]) -> list[dict]:
 def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict | None, dict]:
     r = plan.recipe
     cols = ["id", "source", "domain", "tokens"]
-    cols += ["parent_id"] if finals and "parent_id" in pl.read_parquet_schema(finals[0]) else []
+    cols += ["parent_id"] if finals and "parent_id" in storage.parquet_schema(finals[0]) else []
     docs = (
-        pl.concat([pl.scan_parquet(str(f)).select(cols) for f in finals]).collect()
+        pl.concat([storage.scan_parquet(f).select(cols) for f in finals]).collect()
         if finals
         else pl.DataFrame(
             schema={"id": pl.String, "source": pl.String, "domain": pl.String, "tokens": pl.Int64}
@@ -252,7 +248,7 @@ def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict 
     )
     mixdir = out_dir / "mix"
     if mixdir.exists():  # before planning: a failed mix must not leave the previous run's mix behind
-        shutil.rmtree(mixdir)
+        storage.rmtree(mixdir)
     if r.mix is None:
         selection = docs.select("id", pl.lit(1, dtype=pl.Int32).alias("copies"))
         report = None
@@ -268,7 +264,7 @@ def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict 
     order_path = write_parquet(order, work / "mix_order.parquet")
     scatter_dir = work / "mix_scatter"
     if scatter_dir.exists():
-        shutil.rmtree(scatter_dir)
+        storage.rmtree(scatter_dir)
     scattered = ex.map(
         scatter,
         [(str(f), str(order_path), str(scatter_dir / f"{i:05d}.parquet")) for i, f in enumerate(finals)],
@@ -282,7 +278,7 @@ def _write_mix(plan: Plan, finals: list[Path], out_dir: Path, ex) -> tuple[dict 
     for st in ex.map(gather, jobs, desc="mix (write)"):
         for k in ("docs", "tokens", "unique_docs"):
             split_stats[st["split"]][k] += st[k]
-    shutil.rmtree(scatter_dir, ignore_errors=True)
+    storage.rmtree(scatter_dir)
     return report, split_stats
 
 
@@ -294,7 +290,7 @@ def curate(
     The output directory is locked for the run: a second run into it fails at once, naming the holder.
     Library output (Ray's logs, warnings) goes to OUT/output.log unless `--verbose`."""
     out_dir = recipe.output_dir(out)
-    check_out_dir(out_dir)
+    storage.check_run_dir(out_dir) if storage.is_url(out_dir) else check_out_dir(out_dir)
     with run_lock(out_dir), library_output_to(RunLayout(out_dir).stage_dir("curate") / "output.log"):
         return _curate(recipe, out_dir, executor, workers)
 
@@ -303,7 +299,9 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
     t_start = time.perf_counter()
     layout = RunLayout(out_dir)
     work = layout.work
-    plan = make_plan(recipe, workdir=work / "steps", run_dir=out_dir)
+    # steps' scratch space is local (a step writes it with local file APIs); their outputs go to the run
+    scratch = Path(tempfile.mkdtemp(prefix="mixloom-steps-")) if storage.is_url(work) else work / "steps"
+    plan = make_plan(recipe, workdir=scratch, run_dir=out_dir)
     kind = executor or recipe.execution.executor
     nworkers = workers or recipe.execution.workers
     timings: dict[str, float] = {}
@@ -338,7 +336,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         timings["steps"] = time.perf_counter() - t0
         for d in (layout.curated, layout.rejects):
             if d.exists():
-                shutil.rmtree(d)
+                storage.rmtree(d)
         for i, f in enumerate(finals):
             _link(f, layout.curated / f"part-{i:05d}.parquet")
         all_read_rejects = sorted(read_dir.glob("*.rejects.parquet"))
@@ -357,6 +355,8 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         timings["mix"] = time.perf_counter() - t0
     finally:
         ex.close()
+        if storage.is_url(work):
+            shutil.rmtree(scratch, ignore_errors=True)
     timings["total"] = time.perf_counter() - t_start
     read_summary = _read_summary(read_results)
     steps = _order_funnel(
@@ -364,7 +364,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
     )
     dup_files = sorted(read_dir.glob("*.dupids.rejects.parquet"))
     if dup_files:
-        n = sum(pl.scan_parquet(str(f)).select(pl.len()).collect().item() for f in dup_files)
+        n = sum(storage.parquet_rows(f) for f in dup_files)
         read_summary["rejected"] += n
         read_summary["docs"] -= n
         read_summary["reasons"]["duplicate id"] = n
@@ -388,7 +388,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         "read": read_summary,
         "steps": steps,
         "curated": {
-            "docs": sum(pl.scan_parquet(str(f)).select(pl.len()).collect().item() for f in finals),
+            "docs": sum(storage.parquet_rows(f) for f in finals),
             "files": len(finals),
         },
         "rejected": read_summary["rejected"] + sum(sum(row.get("reasons", {}).values()) for row in steps),
@@ -442,12 +442,12 @@ def _drop_duplicate_ids(shards: list[dict], dup_path: Path, read_dir: Path) -> l
     """Move later repeats of an id from the read shards into the read rejects."""
     from curation.io.writers import to_rejects
 
-    dups = pl.read_parquet(dup_path)
+    dups = storage.read_parquet(dup_path)
     for k, s in enumerate(shards):
         rows = dups.filter(pl.col("_shard") == k)["_row"]
         if rows.is_empty():
             continue
-        df = pl.read_parquet(s["path"]).with_row_index("_row")
+        df = storage.read_parquet(s["path"]).with_row_index("_row")
         bad = df.filter(pl.col("_row").is_in(rows.implode())).drop("_row")
         # the repeat gets its positional id (source/file#record), so ids stay unique across kept and rejects
         loc = pl.col("origin").str.extract(r"^(.*):(\d+)$", 1)
@@ -460,5 +460,5 @@ def _drop_duplicate_ids(shards: list[dict], dup_path: Path, read_dir: Path) -> l
         rej = to_rejects(bad, "read")
         write_parquet(rej, read_dir / f"{s['name']}.dupids.rejects.parquet")
         # rejects first, then the shard: a crash in between repeats this step on resume, losing nothing
-        write_parquet(df.filter(~pl.col("_row").is_in(rows.implode())).drop("_row"), Path(s["path"]))
+        write_parquet(df.filter(~pl.col("_row").is_in(rows.implode())).drop("_row"), storage.path(s["path"]))
     return shards

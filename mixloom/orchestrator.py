@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mixloom import storage
 from mixloom.graph import Node, build_graph
 from mixloom.layout import RunLayout
 from mixloom.manifest import code_version, file_checksum, stable_hash, write_json_atomic
@@ -136,7 +137,7 @@ def run_recipe(
 
     The run directory is locked for the whole run: a second `run` into it fails at once, naming the holder."""
     layout = RunLayout(recipe.output_dir(out))
-    layout.root.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(layout.root)
     with run_lock(layout.root):
         return _run(recipe, layout, force, only)
 
@@ -158,6 +159,8 @@ def _run(recipe: Recipe, layout: RunLayout, force: bool, only: list[str] | None)
             console.print(f"[dim]{node.name}: unchanged, cached[/]", highlight=False)
             summary[node.name] = "cached"
             continue
+        if node.name != "curate":  # only curation reads and writes object storage so far
+            storage.local_only(layout.root, f"stage '{node.name}'")
         why = "forced" if force else _why(parts, old, rerun)
         rerun.add(node.name)
         console.print(f"[bold]{node.name}[/] … [dim]({why})[/]", highlight=False)
@@ -171,6 +174,9 @@ def _run(recipe: Recipe, layout: RunLayout, force: bool, only: list[str] | None)
         summary[node.name] = f"ran in {seconds:.1f}s" + (f": {line}" if line else "")
     from mixloom.report import build_report, write_data_card
 
+    if storage.is_url(layout.root):
+        summary["report"] = "not built for a run in object storage (mixloom report needs a local copy)"
+        return summary
     if layout.manifest.exists() or any(v != "not selected" for v in summary.values()):
         write_data_card(layout.root)
     summary["report"] = str(build_report(layout.root))

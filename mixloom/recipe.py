@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from mixloom import storage
 from mixloom.errors import RecipeError, UserError
 from mixloom.manifest import stable_hash
 from mixloom.schema import Strict
@@ -92,7 +93,9 @@ class Recipe(Strict):
 
     def output_dir(self, override: str | Path | None = None) -> Path:
         if override is not None:
-            return Path(override).resolve()
+            return storage.path(override) if storage.is_url(override) else Path(override).resolve()
+        if self.output and storage.is_url(self.output):
+            return storage.path(self.output)
         return self.resolve(self.output or f"runs/{self.name}")
 
     # -- hashing -----------------------------------------------------------------------------
