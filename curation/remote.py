@@ -8,8 +8,6 @@ artifact once per worker process before `apply`. Local runs pass straight throug
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,13 +61,7 @@ def local_artifacts(artifacts: dict[str, Any]) -> dict[str, Path]:
             continue
         url = str(v)
         if url not in _LOCAL or not _LOCAL[url].exists():
-            root = (
-                Path(tempfile.gettempdir())
-                / "mixloom-artifacts"
-                / hashlib.sha256(url.encode()).hexdigest()[:16]
-            )
-            shutil.rmtree(root, ignore_errors=True)
-            root.mkdir(parents=True, exist_ok=True)
+            root = Path(tempfile.mkdtemp(prefix="mixloom-artifact-"))  # this process's own: no races
             fs, p = storage.fs_path(url)
             dst = root / storage.path(url).name
             with storage.guard(url):

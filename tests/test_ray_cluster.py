@@ -1,0 +1,121 @@
+"""Curation on a real 3-node Ray cluster, from s3:// to s3:// (moto's S3 server on loopback).
+
+The head node has no CPUs, so every shard task runs on one of the two worker nodes, and those cannot see the
+driver's local folder (a private tmpfs over it in their mount namespace). The outputs must equal a local
+executor's run object for object; with one worker node killed mid-run, Ray reruns its tasks on the other and
+the outputs are still identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from tests import cloud
+from tests.raycluster import ray_cluster
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def s3():
+    import s3fs
+
+    with cloud.moto_s3() as env, pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        s3fs.S3FileSystem.clear_instance_cache()
+        fs = cloud.s3fs_client()
+        fs.mkdir("runs")
+        cloud.upload_bloomberg(fs)
+        yield env, fs
+        s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture(scope="module")
+def reference(s3, tmp_path_factory):
+    """The same recipe, S3 to S3, with the local executor: the bytes the cluster must reproduce."""
+    env, fs = s3
+    recipe = tmp_path_factory.mktemp("ref") / "r.yaml"
+    recipe.write_text(yaml.safe_dump(cloud.bloomberg_recipe(cloud.S3_PATHS, shard_docs=150), sort_keys=False))
+    r = _curate(recipe, "s3://runs/local", env, "local")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return recipe, cloud.tree(fs, "runs/local"), json.loads(fs.cat_file("runs/local/manifest.json"))
+
+
+@pytest.fixture(scope="module")
+def cluster(s3, tmp_path_factory):
+    hidden = tmp_path_factory.mktemp("driver")  # the driver's TMPDIR: invisible to the worker nodes
+    with ray_cluster(s3[0], hidden) as c:
+        c.hidden = hidden
+        yield c
+
+
+def _curate(
+    recipe, out: str, env: dict, executor: str, **popen
+) -> subprocess.CompletedProcess | subprocess.Popen:
+    args = [sys.executable, "-m", "mixloom.cli", "curate", str(recipe), "--out", out, "--executor", executor]
+    if popen:
+        return subprocess.Popen(args, cwd=cloud.ROOT, env=cloud.env_with(env), **popen)
+    return subprocess.run(
+        args, cwd=cloud.ROOT, env=cloud.env_with(env), capture_output=True, text=True, timeout=900
+    )
+
+
+def _same(fs, run: str, reference) -> None:
+    _, objects, manifest = reference
+    got = cloud.tree(fs, run)
+    assert sorted(got) == sorted(objects)
+    assert [k for k in got if got[k] != objects[k]] == []
+    assert cloud.comparable_manifest(
+        json.loads(fs.cat_file(f"{run}/manifest.json"))
+    ) == cloud.comparable_manifest(manifest)
+
+
+def test_cluster_run_equals_local_run(s3, reference, cluster):
+    env, fs = s3
+    before = set(os.listdir(cloud.ROOT))
+    r = _curate(reference[0], "s3://runs/cluster", {**cluster.env, "TMPDIR": str(cluster.hidden)}, "ray")
+    assert r.returncode == 0, r.stderr[-3000:]
+    _same(fs, "runs/cluster", reference)
+    manifest = json.loads(fs.cat_file("runs/cluster/manifest.json"))
+    assert manifest["executor"]["kind"] == "ray"
+    assert set(os.listdir(cloud.ROOT)) == before  # nothing written beside the code either
+    assert list(cluster.hidden.iterdir()) == []  # the driver's staging files are gone too
+
+
+def test_worker_node_killed_mid_run(s3, reference, cluster, tmp_path):
+    env, fs = s3
+    log = tmp_path / "driver.log"
+    with open(log, "w") as out:
+        proc = _curate(
+            reference[0], "s3://runs/killed", {**cluster.env, "TMPDIR": str(cluster.hidden)}, "ray",
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            if any(p.endswith(".done.json") and "/pass0-" in p for p in fs.find("runs/killed")):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, log.read_text()[-3000:]
+        cluster.kill_worker(0)
+        assert not fs.exists("runs/killed/manifest.json")  # the node died mid-run
+        rc = proc.wait(timeout=900)
+    assert rc == 0, log.read_text()[-3000:]
+    assert cluster.alive_nodes() == 2  # the run finished on the head and the one worker node left
+    _same(fs, "runs/killed", reference)
+
+
+def test_local_run_dir_on_a_cluster_is_refused(s3, reference, cluster, tmp_path):
+    """The bug this guards against: tasks on other nodes writing a driver-local directory onto their own disks."""
+    r = _curate(reference[0], str(tmp_path / "run"), cluster.env, "ray")
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert re.search(r"a local directory, but the Ray cluster at RAY_ADDRESS has [23] nodes", r.stderr)
+    assert "--out s3://bucket/run" in r.stderr
