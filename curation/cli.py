@@ -29,7 +29,7 @@ def curate_cmd(
         stdout.print(t)
 
 
-def stats_cmd(out: Annotated[Path, typer.Argument(help="a curation output directory")]) -> None:
+def stats_cmd(out: Annotated[str, typer.Argument(help="a curation output directory or URL")]) -> None:
     """Show the step funnel, the mix (target vs achieved) and split sizes of a run."""
     from curation.stats import all_tables
     from mixloom.manifest import read_manifest

@@ -119,3 +119,36 @@ def test_local_run_dir_on_a_cluster_is_refused(s3, reference, cluster, tmp_path)
     assert r.returncode == 2, r.stderr[-3000:]
     assert re.search(r"a local directory, but the Ray cluster at RAY_ADDRESS has [23] nodes", r.stderr)
     assert "--out s3://bucket/run" in r.stderr
+
+
+def _readme_commands() -> list[str]:
+    text = (cloud.ROOT / "README.md").read_text()
+    section = text.split("## Run on a cluster", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith("mixloom ")]
+
+
+def test_readme_cluster_commands(s3, cluster):
+    """The README's commands as written: the recipe's sources and run directory in s3://mixloom-example."""
+    env, fs = s3
+    fs.mkdir("mixloom-example")
+    for src, key in [
+        ("finance/fiqa_posts.json", "fiqa_posts.json"),
+        ("finance/semeval2017_task5_headlines.json", "semeval2017_task5_headlines.json"),
+        ("wikitext2/wiki_valid_sample.txt", "wikitext2/wiki_valid_sample.txt"),
+    ]:
+        fs.put_file(str(cloud.DATA / src), f"mixloom-example/bloomberg/{key}")
+    cmds = _readme_commands()
+    assert [c.split()[1] for c in cmds] == ["curate", "stats"]
+    py = f"{sys.executable} -m mixloom.cli"
+    for cmd in cmds:
+        r = subprocess.run(
+            cmd.replace("mixloom ", f"{py} ", 1), shell=True, cwd=cloud.ROOT, env=cloud.env_with(cluster.env),
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert r.returncode == 0, (cmd, r.stderr[-3000:])
+        assert "Traceback" not in r.stdout + r.stderr
+    m = json.loads(fs.cat_file("mixloom-example/runs/bloomberg/manifest.json"))
+    assert m["executor"]["kind"] == "ray" and m["curated"]["docs"] > 1000
+    assert fs.exists("mixloom-example/runs/bloomberg/mix/train/part-00000.parquet")
+    assert "funnel" in r.stdout.lower() or "step" in r.stdout.lower()  # the stats tables
