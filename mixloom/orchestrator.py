@@ -137,6 +137,14 @@ def run_recipe(
 
     The run directory is locked for the whole run: a second `run` into it fails at once, naming the holder."""
     layout = RunLayout(recipe.output_dir(out))
+    if storage.is_url(
+        layout.root
+    ):  # only curation reads and writes object storage so far: say so before work
+        chosen = [
+            n.name for n in build_graph(recipe) if not only or n.name in only or n.name.split(".")[0] in only
+        ]
+        if others := [n for n in chosen if n != "curate"]:
+            storage.local_only(layout.root, f"stage(s) {', '.join(others)}")
     storage.makedirs(layout.root)
     with run_lock(layout.root):
         return _run(recipe, layout, force, only)
@@ -159,8 +167,6 @@ def _run(recipe: Recipe, layout: RunLayout, force: bool, only: list[str] | None)
             console.print(f"[dim]{node.name}: unchanged, cached[/]", highlight=False)
             summary[node.name] = "cached"
             continue
-        if node.name != "curate":  # only curation reads and writes object storage so far
-            storage.local_only(layout.root, f"stage '{node.name}'")
         why = "forced" if force else _why(parts, old, rerun)
         rerun.add(node.name)
         console.print(f"[bold]{node.name}[/] … [dim]({why})[/]", highlight=False)

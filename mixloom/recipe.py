@@ -93,7 +93,8 @@ class Recipe(Strict):
 
     def output_dir(self, override: str | Path | None = None) -> Path:
         if override is not None:
-            return storage.path(override) if storage.is_url(override) else Path(override).resolve()
+            p = storage.path(override)  # a URL stays a URL; file:///x is the local /x
+            return p if storage.is_url(p) else p.resolve()
         if self.output and storage.is_url(self.output):
             return storage.path(self.output)
         return self.resolve(self.output or f"runs/{self.name}")

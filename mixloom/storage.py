@@ -170,8 +170,8 @@ def local_only(p: str | Path, what: str) -> Path:
     """`p` as a local path, or one clear error where a stage cannot use object storage yet."""
     if is_url(p):
         raise UserError(
-            f"{p}: {what} needs a local directory (object storage works for curation: "
-            "`mixloom curate RECIPE --out s3://...`); choose a local --out for this stage"
+            f"{p}: {what}: needs a local run directory (object storage works for curation: "
+            "`mixloom curate RECIPE --out s3://...`); choose a local --out, or run only curate (--only curate)"
         )
     return Path(p)
 

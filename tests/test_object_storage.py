@@ -228,3 +228,30 @@ def test_s3_resume_after_kill(s3, tmp_path):
     assert cloud.comparable_manifest(_manifest(fs, "runs/killed")) == cloud.comparable_manifest(
         _manifest(fs, "runs/whole")
     )
+
+
+def test_mixloom_run_on_s3(s3, tmp_path):
+    """`mixloom run --out s3://...`: curation runs there (state and lock included); a stage that needs a local
+    directory is named in one line before any work."""
+    from mixloom.errors import UserError
+    from mixloom.orchestrator import run_recipe
+    from mixloom.recipe import load_recipe
+
+    _, fs = s3
+    quick = load_recipe(cloud.ROOT / "recipes/quickstart.yaml")
+    with pytest.raises(UserError, match=r"s3://runs/q: stage\(s\) generate, train.*: needs a local run directory"):
+        run_recipe(quick, out="s3://runs/q")
+    assert not fs.exists("runs/q")  # nothing written
+    small = {
+        "name": "small",
+        "base_dir": str(cloud.ROOT),
+        "sources": {"h": {**cloud.bloomberg_recipe(cloud.S3_PATHS)["sources"]["headlines"]}},
+        "steps": [{"dedup": {"method": "exact"}}],
+    }
+    p = tmp_path / "small.yaml"
+    p.write_text(yaml.safe_dump(small))
+    summary = run_recipe(load_recipe(p), out="s3://runs/small")
+    assert summary["curate"].startswith("ran") and "object storage" in summary["report"]
+    state = json.loads(fs.cat_file("runs/small/.mixloom-state.json"))
+    assert "curate" in state and not fs.exists("runs/small/.lock")
+    assert run_recipe(load_recipe(p), out="s3://runs/small")["curate"] == "cached"

@@ -43,7 +43,7 @@ def expand_paths(
         return expand_urls(pats, root, fmt, recipe, where)
     files: set[Path] = set()
     for pat in pats:
-        p = Path(pat).expanduser()
+        p = storage.path(pat).expanduser()  # file:///x is the local /x
         full = p if p.is_absolute() else root / p
         if glob.has_magic(str(full)):
             matches = [Path(m) for m in glob.glob(str(full), recursive=True)]
