@@ -239,7 +239,9 @@ def test_mixloom_run_on_s3(s3, tmp_path):
 
     _, fs = s3
     quick = load_recipe(cloud.ROOT / "recipes/quickstart.yaml")
-    with pytest.raises(UserError, match=r"s3://runs/q: stage\(s\) generate, train.*: needs a local run directory"):
+    with pytest.raises(
+        UserError, match=r"s3://runs/q: stage\(s\) generate, train.*: needs a local run directory"
+    ):
         run_recipe(quick, out="s3://runs/q")
     assert not fs.exists("runs/q")  # nothing written
     small = {
