@@ -73,7 +73,7 @@ def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[di
     key = stable_hash(
         {
             "sources": r.section("sources"),
-            "inputs": [(i["path"], i["xxh3_128"]) for i in inputs],
+            "inputs": [(i["path"], i.get("xxh3_128") or i["etag"]) for i in inputs],  # etag: in a store
             "shard": [r.execution.shard_docs, r.execution.shard_bytes],
             "tok": plan.tokenizer,
             "code": code_version(),
@@ -312,8 +312,10 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         shards, read_dir, read_results = _read_phase(plan, inputs, work, ex)
         timings["read"] = time.perf_counter() - t0
         for entry, res in zip(inputs, read_results, strict=True):  # the bytes actually read
-            if (res["bytes"], res["xxh3_128"]) != (entry["bytes"], entry["xxh3_128"]):
-                entry["changed_while_read"] = {"bytes": entry["bytes"], "xxh3_128": entry["xxh3_128"]}
+            if (res["bytes"], res["xxh3_128"]) != (entry["bytes"], entry.get("xxh3_128", res["xxh3_128"])):
+                entry["changed_while_read"] = {
+                    k: entry[k] for k in ("bytes", "xxh3_128", "etag") if k in entry
+                }
             entry.update(bytes=res["bytes"], xxh3_128=res["xxh3_128"])
         dup_path = _duplicate_ids(shards, read_dir)
         if dup_path is not None:

@@ -39,10 +39,22 @@ def file_checksum(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def file_entry(path: str | Path, checksum: bool = True) -> dict[str, Any]:
-    """A manifest entry for one file: path, size and checksum."""
+    """A manifest entry for one file: path, size and checksum.
+
+    An object in object storage is identified by the store's own version tag (`etag`: S3's ETag, GCS's
+    md5/crc, the Hub's blob id) where it has one, instead of streaming the whole corpus through the driver
+    first; the read tasks hash the bytes they actually read."""
     p = storage.path(path)
-    size = p.fs.size(p.path) if storage.is_url(p) else p.stat().st_size
-    entry: dict[str, Any] = {"path": str(p), "bytes": size}
+    if storage.is_url(p):
+        with storage.guard(p):
+            info = p.fs.info(p.path)
+        entry: dict[str, Any] = {"path": str(p), "bytes": info["size"]}
+        if checksum and (tag := storage.version_tag(info)):
+            entry["etag"] = tag
+        elif checksum:
+            entry["xxh3_128"] = file_checksum(p)
+        return entry
+    entry = {"path": str(p), "bytes": p.stat().st_size}
     if checksum:
         entry["xxh3_128"] = file_checksum(p)
     return entry

@@ -96,6 +96,14 @@ def parquet_rows(p: str | Path) -> int:
         return pq.read_metadata(f).num_rows
 
 
+def version_tag(info: dict[str, Any]) -> str | None:
+    """The store's identity of an object's content from `fs.info` (changes whenever the object does)."""
+    for k in ("ETag", "etag", "md5Hash", "crc32c", "blob_id", "content_md5"):
+        if info.get(k):
+            return f"{k}:{str(info[k]).strip(chr(34))}"
+    return None
+
+
 def put(local: Path, dest: str | Path) -> None:
     """Upload a complete local file to `dest` (one PUT or a completed multipart upload: all or nothing)."""
     fs, p = fs_path(dest)
