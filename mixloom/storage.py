@@ -47,7 +47,9 @@ def path(p: str | Path) -> Path:
     protocol = s.split("://", 1)[0].lower()
     opts = {"use_listings_cache": False} if protocol in _NO_LISTING_CACHE else {}
     try:
-        return UPath(s, **opts)
+        u = UPath(s, **opts)
+        u.fs  # noqa: B018 - loads the protocol's filesystem package now: a missing one is one line here
+        return u
     except (ImportError, ValueError) as e:
         raise UserError(
             f"{s}: {_first_line(e)} (install the filesystem for '{protocol}://', e.g. pip install "

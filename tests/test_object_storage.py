@@ -197,7 +197,7 @@ def test_s3_resume_after_kill(s3, tmp_path):
     shard whose marker is missing (killed between its upload and its marker) is redone, not trusted."""
     env, fs = s3
     recipe = _recipe(tmp_path, cloud.S3_PATHS, shard_docs=100)
-    r = _cli(["curate", recipe, "--out", "s3://runs/whole"])
+    r = _cli(["curate", recipe, "--out", "s3://runs/whole", "--workers", "2"])  # worker processes on S3 too
     assert r.returncode == 0, r.stderr[-2000:]
     whole = cloud.tree(fs, "runs/whole")
 
@@ -262,7 +262,8 @@ def test_mixloom_run_on_s3(s3, tmp_path):
 
 
 def test_any_fsspec_filesystem(tmp_path):
-    """Nothing is S3-specific: a run on fsspec's in-memory filesystem (no buckets) gives the local bytes."""
+    """Nothing is S3-specific: a run on fsspec's in-memory filesystem (no buckets), augmentation included, gives
+    the local bytes."""
     import fsspec
 
     from curation.pipeline import curate
@@ -273,6 +274,11 @@ def test_any_fsspec_filesystem(tmp_path):
         "base_dir": str(cloud.ROOT),
         "sources": {"h": {**cloud.bloomberg_recipe(cloud.LOCAL_PATHS)["sources"]["headlines"]}},
         "steps": [{"normalize": {"form": "NFKC"}}, {"dedup": {"method": "exact"}}],
+        "augment": {
+            "max_augmented_share": {"financial": 0.15},
+            "word_replace": {"sources": ["h"], "copies": 2},
+        },
+        "mix": {"budget": "max", "shares": {"financial": 1.0}, "max_epochs": 3},
     }
     p = tmp_path / "small.yaml"
     p.write_text(yaml.safe_dump(small))
@@ -282,4 +288,17 @@ def test_any_fsspec_filesystem(tmp_path):
     a, b = cloud.tree(fs, "/runs/small"), cloud.local_tree(tmp_path / "run")
     assert sorted(a) == sorted(b) and [k for k in a if a[k] != b[k]] == []
     assert cloud.comparable_manifest(mem) == cloud.comparable_manifest(local)
+    assert mem["augment"]["total"] > 0  # the augment phase ran on the fsspec run directory too
     fs.rm("/runs/small", recursive=True)
+
+
+def test_filesystem_not_installed_is_one_line():
+    from mixloom import storage
+    from mixloom.errors import UserError
+
+    with pytest.raises(
+        UserError, match=r"^foo://x/run: Unsupported filesystem.*install the filesystem for 'foo://'"
+    ):
+        storage.path("foo://x/run")
+    assert storage.path("file:///tmp/x") == storage.path("/tmp/x")  # file:// is a local path
+    assert not storage.is_url("/tmp/s3://x") and storage.is_url("s3://b/k")

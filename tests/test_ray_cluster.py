@@ -45,7 +45,7 @@ def reference(s3, tmp_path_factory):
     env, fs = s3
     recipe = tmp_path_factory.mktemp("ref") / "r.yaml"
     recipe.write_text(yaml.safe_dump(cloud.bloomberg_recipe(cloud.S3_PATHS, shard_docs=150), sort_keys=False))
-    r = _curate(recipe, "s3://runs/local", env, "local")
+    r = _curate(recipe, "s3://runs/local", env, "local", workers=2)  # two worker processes reading S3
     assert r.returncode == 0, r.stderr[-3000:]
     return recipe, cloud.tree(fs, "runs/local"), json.loads(fs.cat_file("runs/local/manifest.json"))
 
@@ -59,9 +59,10 @@ def cluster(s3, tmp_path_factory):
 
 
 def _curate(
-    recipe, out: str, env: dict, executor: str, **popen
+    recipe, out: str, env: dict, executor: str, workers: int = 2, **popen
 ) -> subprocess.CompletedProcess | subprocess.Popen:
     args = [sys.executable, "-m", "mixloom.cli", "curate", str(recipe), "--out", out, "--executor", executor]
+    args += ["--workers", str(workers)]
     if popen:
         return subprocess.Popen(args, cwd=cloud.ROOT, env=cloud.env_with(env), **popen)
     return subprocess.run(
