@@ -273,7 +273,12 @@ def test_any_fsspec_filesystem(tmp_path):
         "name": "small",
         "base_dir": str(cloud.ROOT),
         "sources": {"h": {**cloud.bloomberg_recipe(cloud.LOCAL_PATHS)["sources"]["headlines"]}},
-        "steps": [{"normalize": {"form": "NFKC"}}, {"dedup": {"method": "exact"}}],
+        # global steps whose reduce runs on the driver and whose artifacts the next pass's tasks read
+        "steps": [
+            {"normalize": {"form": "NFKC"}},
+            {"line_dedup": {"min_repeats": 3}},
+            {"dedup": {"method": "minhash", "threshold": 0.8}},
+        ],
         "augment": {
             "max_augmented_share": {"financial": 0.15},
             "word_replace": {"sources": ["h"], "copies": 2},
@@ -289,6 +294,9 @@ def test_any_fsspec_filesystem(tmp_path):
     assert sorted(a) == sorted(b) and [k for k in a if a[k] != b[k]] == []
     assert cloud.comparable_manifest(mem) == cloud.comparable_manifest(local)
     assert mem["augment"]["total"] > 0  # the augment phase ran on the fsspec run directory too
+    assert fs.glob(
+        "/runs/small/_work/pass*/reduce/boilerplate_lines.parquet"
+    )  # an artifact in the run storage
     fs.rm("/runs/small", recursive=True)
 
 
