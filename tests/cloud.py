@@ -39,7 +39,7 @@ def s3_env(port: int) -> dict[str, str]:
 
 
 @contextmanager
-def moto_s3() -> Iterator[dict[str, str]]:
+def moto_s3(check_credentials: bool = False) -> Iterator[dict[str, str]]:
     """moto's S3 server in its own process on a free loopback port for the block; yields its AWS_* environment.
 
     A process of its own: the server does not share the test's interpreter (GIL) with the run it serves, and
@@ -49,6 +49,8 @@ def moto_s3() -> Iterator[dict[str, str]]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        # with check_credentials, moto verifies every request's key like S3 does (ours are unknown to it)
+        env={**os.environ, **({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if check_credentials else {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -310,3 +310,26 @@ def test_filesystem_not_installed_is_one_line():
         storage.path("foo://x/run")
     assert storage.path("file:///tmp/x") == storage.path("/tmp/x")  # file:// is a local path
     assert not storage.is_url("/tmp/s3://x") and storage.is_url("s3://b/k")
+
+
+def test_wrong_credentials(tmp_path, monkeypatch):
+    """A server that checks keys (moto with authentication on) refuses ours: one line, for --out and sources."""
+    import s3fs
+
+    from curation.pipeline import curate
+    from mixloom.errors import UserError
+    from mixloom.recipe import load_recipe
+
+    with cloud.moto_s3(check_credentials=True) as env:
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        s3fs.S3FileSystem.clear_instance_cache()
+        try:
+            local = load_recipe(_recipe(tmp_path, cloud.LOCAL_PATHS))
+            with pytest.raises(UserError, match=r"^s3://runs/x: access denied .*check the credentials"):
+                curate(local, out="s3://runs/x", workers=1)
+            remote = load_recipe(_recipe(tmp_path, cloud.S3_PATHS, "s.yaml"))
+            with pytest.raises(UserError, match=r"^s3://corpus/finance/fiqa\*\.json: access denied"):
+                curate(remote, out=tmp_path / "o", workers=1)
+        finally:
+            s3fs.S3FileSystem.clear_instance_cache()
