@@ -159,7 +159,12 @@ class RayExecutor:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 for r in done:
-                    results[index[r]] = ray.get(r)
+                    try:
+                        results[index[r]] = ray.get(r)
+                    except ray.exceptions.RayTaskError as e:  # a user mistake seen on a node: its one line
+                        if isinstance(getattr(e, "cause", None), UserError):
+                            raise e.cause from None
+                        raise
                     advance()
         return results
 
