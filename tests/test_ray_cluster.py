@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -153,3 +154,16 @@ def test_readme_cluster_commands(s3, cluster):
     assert m["executor"]["kind"] == "ray" and m["curated"]["docs"] > 1000
     assert fs.exists("mixloom-example/runs/bloomberg/mix/train/part-00000.parquet")
     assert "funnel" in r.stdout.lower() or "step" in r.stdout.lower()  # the stats tables
+
+
+def test_worker_nodes_really_cannot_see_the_driver_disk(reference, cluster):
+    """The control that makes the tests above mean something: forced to use a run directory in the driver's
+    hidden folder (MIXLOOM_SHARED_DIR=1 overrides the refusal), the worker nodes write into their own private
+    tmpfs and the driver never sees their shards, so the run fails."""
+    out = cluster.hidden / "run"
+    env = {**cluster.env, "MIXLOOM_SHARED_DIR": "1"}
+    r = _curate(reference[0], str(out), env, "ray")
+    assert r.returncode != 0
+    assert "No such file or directory" in r.stderr and "/_work/read-" in r.stderr  # the shards a node wrote
+    assert not (out / "manifest.json").exists()
+    shutil.rmtree(out, ignore_errors=True)
