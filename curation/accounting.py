@@ -22,7 +22,7 @@ class AccountingError(RuntimeError):
 def _ids(files: list) -> pl.Series:
     if not files:
         return pl.Series("id", [], dtype=pl.String)
-    return pl.concat([storage.scan_parquet(f).select("id") for f in files]).collect()["id"]
+    return pl.concat([storage.read_parquet(f, columns=["id"]) for f in files])["id"]
 
 
 def check_accounting(layout: RunLayout, manifest: dict[str, Any]) -> dict[str, int]:

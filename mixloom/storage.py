@@ -64,13 +64,18 @@ def fs_path(p: str | Path) -> tuple[Any, str]:
 
 
 def read_parquet(p: str | Path, columns: list[str] | None = None):
-    """A Parquet file as a Polars frame; a URL is read through its filesystem's file object (streamed)."""
+    """A Parquet file as a Polars frame; a URL is read through its filesystem's file object (streamed). With
+    `columns`, only those columns' byte ranges are fetched (pyarrow seeks; Polars would read the whole object)."""
     import polars as pl
 
     if not is_url(p):
         return pl.read_parquet(p, columns=columns)
     with guard(p), path(p).open("rb") as f:
-        return pl.read_parquet(f, columns=columns)
+        if columns is None:
+            return pl.read_parquet(f)
+        import pyarrow.parquet as pq
+
+        return pl.from_arrow(pq.read_table(f, columns=columns))
 
 
 def scan_parquet(p: str | Path):
