@@ -10,8 +10,8 @@ process holds the run's ids, and with an executor the buckets are checked by its
 
 from __future__ import annotations
 
-import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import polars as pl
 
 from curation.idbuckets import PartitionJob, bucket_count, partition_ids, read_bucket
 from curation.shards import parquet_rows
+from mixloom import storage
 from mixloom.layout import RunLayout
 
 KEPT, REJECTED, MIXED = 0, 1, 2
@@ -43,7 +44,7 @@ def check_bucket(job: BucketCheck) -> dict[str, list]:
         ids = read_bucket(list(job.files), job.bucket).rename({"_file": "kind"})
     else:
         frames = [
-            pl.read_parquet(f, columns=["id"]).with_columns(pl.lit(k, dtype=pl.Int64).alias("kind"))
+            storage.read_parquet(f, columns=["id"]).with_columns(pl.lit(k, dtype=pl.Int64).alias("kind"))
             for f, k in zip(job.files, job.kinds, strict=True)
         ]
         ids = pl.concat(frames) if frames else pl.DataFrame(schema={"id": pl.String, "kind": pl.Int64})
@@ -63,9 +64,9 @@ def check_accounting(
     `ex` (an executor, see `curation.executors`) runs the id checks on its workers; without one they run here,
     a bucket at a time."""
     files = {
-        KEPT: sorted(layout.curated.glob("*.parquet")),
-        REJECTED: sorted(layout.rejects.glob("*.parquet")),
-        MIXED: sorted(layout.mix_root.rglob("*.parquet")),
+        KEPT: _glob(layout.curated, "*.parquet"),
+        REJECTED: _glob(layout.rejects, "*.parquet"),
+        MIXED: _glob(layout.mix_root, "**/*.parquet"),
     }
     rows = {k: sum(parquet_rows(f) for f in fs) for k, fs in files.items()}
     copies = (manifest.get("augment") or {}).get("total", 0)
@@ -79,7 +80,10 @@ def check_accounting(
         ex, workers = LocalExecutor(1), 1
     listed = [(str(f), k) for k, fs in files.items() for f in fs]
     buckets = bucket_count(sum(rows.values()), at_least=workers)
-    tmp = Path(tempfile.mkdtemp(prefix="accounting-", dir=layout.work if layout.work.exists() else None))
+    if storage.is_url(layout.root):  # every node reads the partitions: they live in the run's storage
+        tmp = layout.work / f"accounting-{uuid.uuid4().hex[:12]}"
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="accounting-", dir=layout.work if layout.work.exists() else None))
     try:
         if buckets > 1:
             jobs = [
@@ -92,7 +96,7 @@ def check_accounting(
             checks = [BucketCheck(tuple(f for f, _ in listed), tuple(k for _, k in listed), 0, False)]
         found = ex.map(check_bucket, checks, desc="accounting")
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        storage.rmtree(tmp)
     dup = sorted(i for r in found for i in r["dup"])[:3]
     if dup:
         raise AccountingError(f"{layout.root}: ids repeat across curated/ and rejects/ (e.g. {dup})")
@@ -100,3 +104,7 @@ def check_accounting(
     if extra:
         raise AccountingError(f"{layout.root}: the mix holds documents that are not curated (e.g. {extra})")
     return counts
+
+
+def _glob(folder, pattern: str) -> list:
+    return sorted(folder.glob(pattern)) if folder.exists() else []

@@ -12,7 +12,10 @@ from mixloom.progress import stdout
 
 def curate_cmd(
     recipe: Annotated[Path, typer.Argument(help="recipe YAML")],
-    out: Annotated[Path | None, typer.Option(help="output directory (default: the recipe's output)")] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(help="output directory or URL, e.g. s3://bucket/run (default: the recipe's output)"),
+    ] = None,
     executor: Annotated[str | None, typer.Option(help="local or ray")] = None,
     workers: Annotated[int | None, typer.Option(help="parallel workers", min=1)] = None,
 ) -> None:
@@ -26,7 +29,7 @@ def curate_cmd(
         stdout.print(t)
 
 
-def stats_cmd(out: Annotated[Path, typer.Argument(help="a curation output directory")]) -> None:
+def stats_cmd(out: Annotated[str, typer.Argument(help="a curation output directory or URL")]) -> None:
     """Show the step funnel, the mix (target vs achieved) and split sizes of a run."""
     from curation.stats import all_tables
     from mixloom.manifest import read_manifest

@@ -9,7 +9,6 @@ the list of shards with repeats.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import polars as pl
 from curation.idbuckets import PartitionJob, bucket_count, partition_ids, read_bucket
 from curation.io.writers import to_rejects, write_parquet
 from curation.steps.base import REJECT
+from mixloom import storage
 
 REASON = "duplicate id"
 
@@ -46,7 +46,7 @@ def find_repeats(job: RepeatJob) -> dict:
     else:
         ids = pl.concat(
             [
-                pl.read_parquet(p, columns=["id"]).with_columns(
+                storage.read_parquet(p, columns=["id"]).with_columns(
                     pl.lit(k, dtype=pl.Int64).alias("_file"),
                     pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
                 )
@@ -56,7 +56,7 @@ def find_repeats(job: RepeatJob) -> dict:
     later = later_repeats(ids)
     if later.is_empty():
         return {"path": None, "shards": []}
-    write_parquet(later, Path(job.out))
+    write_parquet(later, storage.path(job.out))
     return {"path": job.out, "shards": later["_file"].unique().sort().to_list()}
 
 
@@ -73,11 +73,11 @@ def drop_repeats(job: DropJob) -> int:
     """A worker task: move one shard's later repeats into `<name>.dupids.rejects.parquet`."""
     rows = pl.concat(
         [
-            pl.scan_parquet(d).filter(pl.col("_file") == job.shard).select("_row").collect()
+            storage.scan_parquet(d).filter(pl.col("_file") == job.shard).select("_row").collect()
             for d in job.decisions
         ]
     )["_row"]
-    df = pl.read_parquet(job.path).with_row_index("_row")
+    df = storage.read_parquet(job.path).with_row_index("_row")
     is_dup = pl.col("_row").is_in(rows.implode())
     bad = df.filter(is_dup).drop("_row")
     # the repeat gets its positional id (source/file#record), so ids stay unique across kept and rejects
@@ -88,9 +88,9 @@ def drop_repeats(job: DropJob) -> int:
         (pl.col("source") + "/" + loc + "#" + line).alias("id"),
         pl.lit(REASON).alias(REJECT),
     )
-    write_parquet(to_rejects(bad, "read"), Path(job.read_dir) / f"{job.name}.dupids.rejects.parquet")
+    write_parquet(to_rejects(bad, "read"), storage.path(job.read_dir) / f"{job.name}.dupids.rejects.parquet")
     # rejects first, then the shard: a crash in between repeats this step on resume, losing nothing
-    write_parquet(df.filter(~is_dup).drop("_row"), Path(job.path))
+    write_parquet(df.filter(~is_dup).drop("_row"), storage.path(job.path))
     return bad.height
 
 
@@ -102,9 +102,8 @@ def drop_duplicate_ids(shards: list[dict], read_dir: Path, ex, workers: int = 1)
     if not shards:
         return 0
     work = read_dir / "idcheck"
-    if work.exists():  # decisions of an earlier attempt may be stale: shards change as repeats are dropped
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    storage.rmtree(work)  # decisions of an earlier attempt may be stale: shards change as repeats are dropped
+    storage.makedirs(work)
     paths = [s["path"] for s in shards]
     buckets = bucket_count(sum(int(s.get("docs", 0)) for s in shards), at_least=workers)
     if buckets > 1:
@@ -128,5 +127,5 @@ def drop_duplicate_ids(shards: list[dict], read_dir: Path, ex, workers: int = 1)
         for k in sorted(by_shard)
     ]
     dropped = sum(ex.map(drop_repeats, jobs, desc="drop repeats"))
-    shutil.rmtree(work, ignore_errors=True)
+    storage.rmtree(work)
     return dropped

@@ -98,11 +98,20 @@ class LocalExecutor:
             self._pool = None
 
 
+RAY_RETRIES = 4  # a task on a worker node that dies is rerun elsewhere (idempotent: write, then mark done)
+
+
 @dataclass
 class RayExecutor:
-    """Ray tasks (a local Ray started on demand, or the cluster in RAY_ADDRESS)."""
+    """Ray tasks (a local Ray started on demand, or the cluster in RAY_ADDRESS).
+
+    On a cluster every task reads its inputs from and writes its outputs to the run's storage (an s3:// URL
+    when the nodes share no disk), never the driver's disk. A task lost with its node is retried
+    (`max_retries`); it rewrites its own objects and writes its done marker last, so a retry duplicates
+    nothing and the outputs stay byte-identical to a local run."""
 
     workers: int = 2
+    run_dir: str | None = None
     _started: bool = field(default=False, repr=False)
 
     def _ray(self):
@@ -120,13 +129,28 @@ class RayExecutor:
                 runtime_env={"env_vars": {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1"}},
             )
             self._started = True
+            self._check_storage(ray)
         return ray
+
+    def _check_storage(self, ray) -> None:
+        """A cluster of several nodes cannot write to the driver's local run directory."""
+        from mixloom import storage
+
+        if self.run_dir is None or storage.is_url(self.run_dir) or os.environ.get("MIXLOOM_SHARED_DIR"):
+            return
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        if len(nodes) > 1:
+            raise UserError(
+                f"--out {self.run_dir}: a local directory, but the Ray cluster at RAY_ADDRESS has {len(nodes)} "
+                "nodes that cannot write to it; use object storage (--out s3://bucket/run), or set "
+                "MIXLOOM_SHARED_DIR=1 if every node mounts this directory"
+            )
 
     def map(self, fn: Callable[[T], R], items: Sequence[T], desc: str = "tasks") -> list[R]:
         if not items:
             return []
         ray = self._ray()
-        remote = ray.remote(num_cpus=1)(fn)
+        remote = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(fn)
         refs = [remote.remote(it) for it in items]
         index = {r: i for i, r in enumerate(refs)}
         results: list[Any] = [None] * len(items)
@@ -135,7 +159,12 @@ class RayExecutor:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 for r in done:
-                    results[index[r]] = ray.get(r)
+                    try:
+                        results[index[r]] = ray.get(r)
+                    except ray.exceptions.RayTaskError as e:  # a user mistake seen on a node: its one line
+                        if isinstance(getattr(e, "cause", None), UserError):
+                            raise e.cause from None
+                        raise
                     advance()
         return results
 
@@ -147,9 +176,9 @@ class RayExecutor:
             self._started = False
 
 
-def make_executor(kind: str, workers: int):
+def make_executor(kind: str, workers: int, run_dir: object = None):
     if kind == "local":
         return LocalExecutor(workers)
     if kind == "ray":
-        return RayExecutor(workers)
+        return RayExecutor(workers, None if run_dir is None else str(run_dir))
     raise UserError(f"unknown executor '{kind}': use local or ray")

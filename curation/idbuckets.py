@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import xxhash
 
+from mixloom import storage
 from mixloom.manifest import atomic_path
 
 ROWS_PER_BUCKET = 500_000  # ids per bucket task: a few tens of MB in Polars
@@ -52,7 +53,7 @@ class PartitionJob:
 
 def partition_ids(job: PartitionJob) -> str:
     """A worker task: write the ids of `job.paths` grouped by bucket (bucket list in the file's metadata)."""
-    ids = pl.concat([pl.read_parquet(p, columns=["id"]) for p in job.paths]) if job.paths else None
+    ids = pl.concat([storage.read_parquet(p, columns=["id"]) for p in job.paths]) if job.paths else None
     if ids is None:
         ids = pl.DataFrame(schema={"id": pl.String})
     df = ids.with_columns(
@@ -74,7 +75,7 @@ def read_bucket(files: list[str], bucket: int) -> pl.DataFrame:
     """The rows of `bucket` from every partition file, in file order (columns id, _file, _row)."""
     frames = []
     for f in files:
-        pf = pq.ParquetFile(f)
+        pf = pq.ParquetFile(storage.path(f).open("rb"))
         order = json.loads(pf.schema_arrow.metadata[b"buckets"])
         if bucket in order:
             frames.append(pl.from_arrow(pf.read_row_group(order.index(bucket))))

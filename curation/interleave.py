@@ -18,13 +18,13 @@ collects its rows from every scattered file and writes them in order.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from curation.io.writers import write_parquet, write_table
 from curation.splits import assign_splits, unit_hash
+from mixloom import storage
 
 
 def plan_order(selection: pl.DataFrame, splits: dict[str, float], seed: int, part_rows: int) -> pl.DataFrame:
@@ -51,10 +51,10 @@ def plan_order(selection: pl.DataFrame, splits: dict[str, float], seed: int, par
 def scatter(job: tuple[str, str, str]) -> str:
     """One curated shard's rows of the mix, one row per copy, tagged with split/part/pos (sorted by them)."""
     shard, order_path, out_path = job
-    df = pl.read_parquet(shard)
-    order = pl.scan_parquet(order_path).filter(pl.col("id").is_in(df["id"].implode())).collect()
+    df = storage.read_parquet(shard)
+    order = storage.scan_parquet(order_path).filter(pl.col("id").is_in(df["id"].implode())).collect()
     rows = df.join(order, on="id", how="inner").sort("split", "part", "pos")
-    write_parquet(rows, Path(out_path))
+    write_parquet(rows, storage.path(out_path))
     return out_path
 
 
@@ -62,13 +62,13 @@ def gather(job: tuple[list[str], str, int, str, str]) -> dict[str, Any]:
     """Write one output part: its rows from every scattered file, in stream order."""
     scattered, split, part, out_stem, fmt = job
     frames = [
-        pl.scan_parquet(f).filter((pl.col("split") == split) & (pl.col("part") == part)).collect()
+        storage.scan_parquet(f).filter((pl.col("split") == split) & (pl.col("part") == part)).collect()
         for f in scattered
     ]
     rows = pl.concat([f for f in frames if f.height], how="diagonal_relaxed").sort("pos")
     cols = [c for c in rows.columns if c not in ("split", "epoch", "part", "pos")]
     rows = rows.select(*cols, "split", "epoch")
-    write_table(rows, Path(out_stem), fmt)
+    write_table(rows, storage.path(out_stem), fmt)
     return {
         "split": split,
         "docs": rows.height,

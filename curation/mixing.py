@@ -8,11 +8,8 @@ train. Its numbers go into the run's manifest.json beside the curation funnel.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
-
-import polars as pl
 
 from curation.accounting import check_accounting
 from curation.augment.phase import augment_mix_shares
@@ -21,6 +18,7 @@ from curation.io.writers import write_parquet
 from curation.mix import MixError
 from curation.mixwrite import write_mix
 from curation.tokens import check_tokenizer, count_expr, tokenizer_entry, unit_label
+from mixloom import storage
 from mixloom.errors import UserError
 from mixloom.layout import RunLayout
 from mixloom.manifest import read_manifest, write_manifest
@@ -49,8 +47,8 @@ def mix_unit(recipe: Recipe, layout: RunLayout) -> tuple[str, str | None]:
 def _recount(job: tuple[str, str, str]) -> str:
     """One curated shard with `tokens` counted in the mix's tokenizer (a copy; curated/ is left as it is)."""
     src, dst, tokenizer = job
-    df = pl.read_parquet(src).with_columns(count_expr(tokenizer).alias("tokens"))
-    write_parquet(df, Path(dst))
+    df = storage.read_parquet(src).with_columns(count_expr(tokenizer).alias("tokens"))
+    write_parquet(df, storage.path(dst))
     return dst
 
 
@@ -62,16 +60,16 @@ def mix_run(recipe: Recipe, out_dir: Path, executor: str | None = None, workers:
         raise UserError(f"{layout.manifest}: not a curation run; run `mixloom curate` first")
     tokenizer, ref = mix_unit(recipe, layout)
     t0 = time.perf_counter()
-    finals = sorted(layout.curated.glob("*.parquet"))
+    finals = sorted(layout.curated.glob("*.parquet")) if layout.curated.exists() else []
     recount_dir = layout.work / "mix_tokens"  # counts in the mix's tokenizer, gone when the mix ends
     nworkers = workers or recipe.execution.workers
-    ex = make_executor(executor or recipe.execution.executor, nworkers)
+    ex = make_executor(executor or recipe.execution.executor, nworkers, out_dir)
     mix_error: MixError | None = None
     try:
         if finals and tokenizer != manifest.get("tokens_unit", "approx"):
-            shutil.rmtree(recount_dir, ignore_errors=True)
+            storage.rmtree(recount_dir)
             jobs = [(str(f), str(recount_dir / f.name), tokenizer) for f in finals]
-            finals = [Path(p) for p in ex.map(_recount, jobs, desc="mix (count tokens)")]
+            finals = [storage.path(p) for p in ex.map(_recount, jobs, desc="mix (count tokens)")]
         try:
             report, split_stats = write_mix(recipe, finals, out_dir, ex)
         except MixError as e:  # the numbers still go into the manifest, then it fails
@@ -83,8 +81,8 @@ def mix_run(recipe: Recipe, out_dir: Path, executor: str | None = None, workers:
         check_accounting(layout, manifest, ex, nworkers)  # the workers hold the ids, not the driver
     finally:
         ex.close()
-        shutil.rmtree(recount_dir, ignore_errors=True)
-        if layout.work.is_dir() and not any(layout.work.iterdir()):
+        storage.rmtree(recount_dir)
+        if not storage.is_url(layout.work) and layout.work.is_dir() and not any(layout.work.iterdir()):
             layout.work.rmdir()  # a pii run had removed it: nothing of it may come back
     if report:
         shares = ", ".join(f"{d} {100 * v['achieved_share']:.1f}%" for d, v in report["domains"].items())

@@ -12,6 +12,7 @@ would give: the same documents for any sharding of the work, worker count or exe
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from curation.splits import unit_hash
+from mixloom import storage
 from mixloom.errors import UserError
 
 BINS = 4096  # top-level hash bins (a power of two: h * BINS is exact)
@@ -43,9 +45,9 @@ class KeyJob:
 
 def write_keys(job: KeyJob) -> dict:
     """A worker task: one curated shard → its spill file, its histogram file and per-group totals."""
-    schema = pl.read_parquet_schema(job.shard)
+    schema = storage.parquet_schema(job.shard)
     cols = ["id", "source", "domain", "tokens", *(["parent_id"] if "parent_id" in schema else [])]
-    df = pl.read_parquet(job.shard, columns=cols)
+    df = storage.read_parquet(job.shard, columns=cols)
     if job.unit == "tokens" and df["tokens"].null_count():
         raise UserError("mix: token counts are missing")
     u = df["tokens"].cast(pl.Float64) if job.unit == "tokens" else pl.Series([1.0] * df.height)
@@ -63,8 +65,10 @@ def write_keys(job: KeyJob) -> dict:
         dom = df["domain"][int(idx[0])]
         totals[(src, bool(cp))] = (len(idx), float(uu.sum()), dom)
     spill = pl.DataFrame({"h": h, "u": u, "source": df["source"], "copy": copy})
-    spill.write_parquet(job.spill, compression="lz4")
-    np.savez(job.hist, **arrays)
+    with storage.path(job.spill).open("wb") as f:
+        spill.write_parquet(f, compression="lz4")
+    with storage.path(job.hist).open("wb") as f:
+        np.savez(f, **arrays)
     return {"totals": totals}
 
 
@@ -77,7 +81,7 @@ class ProbeJob:
 
 def probe(job: ProbeJob) -> list:
     """A worker task: per request, a histogram of [lo, hi) in `bins` equal bins, or its rows (h, shard, row, u)."""
-    sp = pl.read_parquet(job.spill).with_row_index("row")
+    sp = storage.read_parquet(job.spill).with_row_index("row")
     out = []
     for src, cp, lo, hi, bins in job.requests:
         g = sp.filter((pl.col("source") == src) & (pl.col("copy") == cp))
@@ -142,7 +146,7 @@ class Probe:
 
     @classmethod
     def build(cls, finals: list[Path], work: Path, ex, seed: int, unit: str) -> Probe:
-        work.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(work)
         jobs = [
             KeyJob(
                 str(f), i, str(work / f"keys-{i:05d}.parquet"), str(work / f"hist-{i:05d}.npz"), seed, unit
@@ -157,7 +161,7 @@ class Probe:
                 p.totals[g] = (c + n, s + units)
                 if not g[1]:
                     p.domains.setdefault(g[0], dom)
-            with np.load(job.hist) as z:
+            with storage.path(job.hist).open("rb") as f, np.load(io.BytesIO(f.read())) as z:
                 for k, g in enumerate(res["totals"]):  # the histograms are in the order of the totals
                     n_arr, u_arr = p.hist.setdefault(g, (np.zeros(BINS, np.int64), np.zeros(BINS)))
                     n_arr += z[f"n{k}"]

@@ -13,7 +13,6 @@ byte, for any worker count or executor.
 from __future__ import annotations
 
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from curation.mix import Pick, plan_mix
 from curation.mixprobe import Probe
 from curation.shards import parquet_rows
 from curation.splits import assign_splits, unit_hash
+from mixloom import storage
 from mixloom.layout import RunLayout
 
 HELPERS = ("split", "epoch", "_key", "_bucket", "pos")
@@ -48,7 +48,7 @@ class ScatterJob:
 def _copies(job: ScatterJob, n: int) -> np.ndarray:
     if job.picks is None:
         return np.ones(n, dtype=np.int32)
-    sp = pl.read_parquet(job.spill).with_row_index("_i")
+    sp = storage.read_parquet(job.spill).with_row_index("_i")
     copies = np.zeros(n, dtype=np.int32)
     for (src, cp), g in sp.group_by("source", "copy", maintain_order=True):
         pick = job.picks.get(src)
@@ -65,7 +65,7 @@ def _copies(job: ScatterJob, n: int) -> np.ndarray:
 
 def scatter(job: ScatterJob) -> str:
     """A worker task: one curated shard's mix rows (one per copy) with split, epoch, key and key range."""
-    df = pl.read_parquet(job.shard)
+    df = storage.read_parquet(job.shard)
     df = df.with_columns(pl.Series("_copies", _copies(job, df.height), dtype=pl.Int32)).filter(
         pl.col("_copies") > 0
     )
@@ -85,8 +85,9 @@ def scatter(job: ScatterJob) -> str:
     counts = np.zeros((len(names), job.buckets), dtype=np.int64)
     for split, b, n in rows.group_by("split", "_bucket").len().iter_rows():
         counts[names.index(split), b] = n
-    np.save(job.counts, counts)
-    write_parquet(rows, Path(job.out))
+    with storage.path(job.counts).open("wb") as f:
+        np.save(f, counts)
+    write_parquet(rows, storage.path(job.out))
     return job.out
 
 
@@ -106,7 +107,7 @@ class GatherJob:
 def gather(job: GatherJob) -> dict[str, Any]:
     """A worker task: write one output part, its rows in stream order."""
     want = (pl.col("split") == job.split) & pl.col("_bucket").is_between(job.first, job.last)
-    frames = [pl.scan_parquet(f).filter(want).collect() for f in job.files]
+    frames = [storage.scan_parquet(f).filter(want).collect() for f in job.files]
     keys = pl.concat(
         [
             d.select("_key", "id", "epoch").with_columns(
@@ -126,7 +127,7 @@ def gather(job: GatherJob) -> dict[str, Any]:
     rows = pl.concat(parts, how="diagonal_relaxed").sort("pos")
     cols = [c for c in rows.columns if c not in HELPERS]
     rows = rows.select(*cols, "split", "epoch")
-    write_table(rows, Path(job.out), job.fmt)
+    write_table(rows, storage.path(job.out), job.fmt)
     return {
         "split": job.split,
         "docs": rows.height,
@@ -149,13 +150,14 @@ def write_mix(recipe, finals: list[Path], out_dir: Path, ex) -> tuple[dict | Non
     """Plan and write the mix of the curated shards `finals`; returns (mix report, per-split stats)."""
     r = recipe
     mixdir = RunLayout(out_dir).mix_root
-    for split_dir in mixdir.glob("*"):  # before planning: a failed mix must not leave an earlier mix behind
+    for split_dir in (
+        mixdir.glob("*") if mixdir.exists() else []
+    ):  # before planning: a failed mix must not leave an earlier mix behind
         if split_dir.is_dir():  # (the stage's output.log stays)
-            shutil.rmtree(split_dir)
+            storage.rmtree(split_dir)
     work = RunLayout(out_dir).work / "mix_work"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    storage.rmtree(work)
+    storage.makedirs(work)
     probe, picks, report = None, None, None
     if r.mix is not None:
         probe = Probe.build(finals, work, ex, r.seed, r.mix.unit)
@@ -182,7 +184,8 @@ def write_mix(recipe, finals: list[Path], out_dir: Path, ex) -> tuple[dict | Non
     files = tuple(ex.map(scatter, jobs, desc="mix (shuffle)"))
     counts = np.zeros((len(splits), buckets), dtype=np.int64)
     for j in jobs:
-        counts += np.load(j.counts)
+        with storage.path(j.counts).open("rb") as f:
+            counts += np.load(f)
     gathers = []
     for si in sorted(range(len(splits)), key=lambda i: splits[i][0]):
         name, cnt = splits[si][0], counts[si]
@@ -210,5 +213,5 @@ def write_mix(recipe, finals: list[Path], out_dir: Path, ex) -> tuple[dict | Non
     for st in ex.map(gather, gathers, desc="mix (write)"):
         for k in ("docs", "tokens", "unique_docs"):
             split_stats[st["split"]][k] += st[k]
-    shutil.rmtree(work, ignore_errors=True)
+    storage.rmtree(work)
     return report, split_stats

@@ -5,8 +5,6 @@ global step. Each task writes its outputs atomically and a done marker last, so 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,10 +15,12 @@ import polars as pl
 
 from curation.io.writers import empty_rejects, to_rejects, write_parquet
 from curation.plan import PlannedStep
+from curation.remote import local_artifacts
 from curation.steps.base import REJECT
 from curation.steps.invariants import StepInvariantError, check_step
 from curation.tokens import count_expr
-from mixloom.manifest import atomic_path, write_json_atomic
+from mixloom import storage
+from mixloom.manifest import write_json_atomic
 
 _STEP_CACHE: dict[str, list] = {}  # per worker process: steps (and their loaded models) reused across shards
 
@@ -65,14 +65,6 @@ def _stat(before: pl.DataFrame, after: pl.DataFrame, rej: pl.DataFrame, seconds:
     }
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    with atomic_path(dst) as tmp:
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-
-
 def _guarded(label: str, run: Callable[[], pl.DataFrame]) -> pl.DataFrame:
     """A step's failure on real data (a SQL or Polars expression that fails at run time) names the step."""
     try:
@@ -82,27 +74,30 @@ def _guarded(label: str, run: Callable[[], pl.DataFrame]) -> pl.DataFrame:
 
 
 def run_pass(job: PassJob) -> dict[str, Any]:
-    out = Path(job.out_dir)
+    out = storage.path(job.out_dir)  # the run's storage (a URL on a cluster), never the driver's disk
     done = out / f"{job.shard}.done.json"
     if done.exists():
         return json.loads(done.read_text())
     cached = _STEP_CACHE.setdefault(
         job.key, [s.step for s in job.steps] + [job.map_step.step if job.map_step else None]
     )
-    df = pl.read_parquet(job.in_path)
+    df = storage.read_parquet(job.in_path)
     stats: dict[str, dict[str, Any]] = {}
     rejects: list[pl.DataFrame] = []
 
     if job.apply is not None:
         label, step = job.apply.step.label, job.apply.step.step
         t0 = time.perf_counter()
-        dec = pl.scan_parquet(job.apply.decisions).filter(pl.col("id").is_in(df["id"].implode())).collect()
+        dec = (
+            storage.scan_parquet(job.apply.decisions).filter(pl.col("id").is_in(df["id"].implode())).collect()
+        )
         before = df
         # decision columns (cluster_id, contaminated_by, ...) stay on kept documents as scores; a later
         # step's columns of the same name replace an earlier one's
         replaced = [c for c in dec.columns if c != "id" and c in df.columns]
         marked = df.drop(replaced).join(dec, on="id", how="left")
-        marked = _guarded(label, lambda: step.apply(marked, job.apply.artifacts))
+        artifacts = local_artifacts(job.apply.artifacts)  # a URL (run on object storage) copied once
+        marked = _guarded(label, lambda: step.apply(marked, artifacts))
         check_step(label, before, marked)
         kept, rej = _split(marked, label)
         if step.modifies_text:
@@ -127,7 +122,7 @@ def run_pass(job: PassJob) -> dict[str, Any]:
         df = kept
 
     if job.apply is None and not job.steps:
-        _link_or_copy(Path(job.in_path), out / f"{job.shard}.parquet")  # nothing changed: no rewrite
+        storage.copy(job.in_path, out / f"{job.shard}.parquet")  # nothing changed: no rewrite
     else:
         write_parquet(df, out / f"{job.shard}.parquet")
     if job.map_step is not None:

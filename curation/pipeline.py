@@ -13,13 +13,11 @@ Every input record ends in exactly one of curated/ or rejects/.
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-import polars as pl
 
 from curation.accounting import check_accounting
 from curation.augment.phase import AUGMENT_STEP, ORPHAN_STEP, augment_phase, augment_report, drop_orphans
@@ -31,9 +29,11 @@ from curation.mixing import mix_run
 from curation.passes import Applied, PassJob, run_pass
 from curation.pii.scrub import scrub_run
 from curation.plan import Plan, PlannedStep, make_plan
+from curation.remote import reduce_into
 from curation.rundir import check_out_dir, collect_garbage
 from curation.shards import pack_shards, parquet_rows, read_groups
 from curation.tokens import describe
+from mixloom import storage
 from mixloom.layout import RunLayout
 from mixloom.manifest import (
     code_version,
@@ -64,13 +64,7 @@ PACKAGES = [
 
 
 def _link(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
-        dst.unlink()
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+    storage.copy(src, dst)  # a hard link on disk, a server-side copy on object storage
 
 
 def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[dict], Path, list[dict]]:
@@ -79,20 +73,20 @@ def _read_phase(plan: Plan, inputs: list[dict], work: Path, ex) -> tuple[list[di
     key = stable_hash(
         {
             "sources": r.section("sources"),
-            "inputs": [(i["path"], i["xxh3_128"]) for i in inputs],
+            "inputs": [(i["path"], i.get("xxh3_128") or i["etag"]) for i in inputs],  # etag: in a store
             "shard": [r.execution.shard_docs, r.execution.shard_bytes],
             "tok": plan.tokenizer,
             "code": code_version(),
         }
     )
     out = work / f"read-{key}"
-    out.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(out)
     tasks = []
     for s in plan.sources:
         src = r.sources[s.name]
         for f in s.files:
             try:
-                rel = str(f.relative_to(r.root))
+                rel = str(f) if storage.is_url(f) else str(f.relative_to(r.root))
             except ValueError:
                 rel = str(f)
             tasks.append(
@@ -137,7 +131,7 @@ def _run_passes(
     funnel: dict[str, dict[str, Any]] = {}
     reports: dict[str, dict[str, Any]] = {}
     reject_files: list[Path] = []
-    prev_key, inputs = read_key, [Path(s["path"]) for s in shards]
+    prev_key, inputs = read_key, [storage.path(s["path"]) for s in shards]
     names = [s["name"] for s in shards]
     applied: Applied | None = None
     for p in plan.passes:
@@ -149,7 +143,7 @@ def _run_passes(
         prints = [fp() for s in stepped if (fp := getattr(getattr(s, "step", s), "fingerprint", None))]
         key = stable_hash({**parts, "fingerprints": prints} if prints else parts)
         out = work / f"pass{p.index}-{key}"
-        out.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(out)
         if used is not None:
             used.append(out)
         jobs = [
@@ -192,13 +186,13 @@ def reduce_task(job: tuple[PlannedStep, list[Path], Path]) -> None:
     decisions, artifacts and report are saved with a done record last."""
     ps, maps, out = job
     t0 = time.perf_counter()
-    reduced = ps.step.reduce(maps, out / "reduce")
-    write_parquet(reduced.decisions, out / "decisions.parquet")
-    record = {
-        "seconds": round(time.perf_counter() - t0, 3),
-        "artifacts": {k: str(v) for k, v in reduced.artifacts.items()},
-        "report": reduced.report,
-    }
+    with reduce_into(ps.step, maps, out / "reduce") as reduced:  # on object storage: staged locally
+        write_parquet(reduced.decisions, out / "decisions.parquet")
+        record = {
+            "seconds": round(time.perf_counter() - t0, 3),
+            "artifacts": {k: str(v) for k, v in reduced.artifacts.items()},
+            "report": reduced.report,
+        }
     write_json_atomic(out / "reduce.json", record)
 
 
@@ -208,7 +202,7 @@ def _reduce(ps: PlannedStep, maps: list[Path], out: Path, ex) -> tuple[Applied, 
     if not done.exists():
         ex.map(reduce_task, [(ps, maps, out)], desc=f"reduce {ps.label}")
     record = json.loads(done.read_text())
-    artifacts = {k: Path(v) for k, v in record["artifacts"].items()}
+    artifacts = {k: storage.path(v) for k, v in record["artifacts"].items()}
     return Applied(ps, str(out / "decisions.parquet"), artifacts), record["seconds"], record["report"]
 
 
@@ -232,7 +226,7 @@ def curate(
     locked for the run: a second run into it fails at once, naming the holder. Library output (Ray's logs,
     warnings) goes to the stage's output.log unless `--verbose`."""
     out_dir = recipe.output_dir(out)
-    check_out_dir(out_dir)
+    _check_out(out_dir)
     if mix_tokenizer(recipe) == TOKENIZER_STAGE:
         from mixloom.orchestrator import run_recipe
 
@@ -254,12 +248,16 @@ def curate(
             return mix_run(recipe, out_dir, executor, workers)
 
 
+def _check_out(out_dir: Path) -> None:
+    storage.check_run_dir(out_dir) if storage.is_url(out_dir) else check_out_dir(out_dir)
+
+
 def curate_docs(
     recipe: Recipe, out: Path | str | None = None, executor: str | None = None, workers: int | None = None
 ) -> dict[str, Any]:
     """The curation stage alone: read, steps, curated/ and rejects/ (the mix is the next stage's)."""
     out_dir = recipe.output_dir(out)
-    check_out_dir(out_dir)
+    _check_out(out_dir)
     with run_lock(out_dir):
         return _curate(recipe, out_dir, executor, workers)
 
@@ -268,19 +266,23 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
     t_start = time.perf_counter()
     layout = RunLayout(out_dir)
     work = layout.work
-    plan = make_plan(recipe, workdir=work / "steps", run_dir=out_dir)
+    # steps' scratch space is local (a step writes it with local file APIs); their outputs go to the run
+    scratch = Path(tempfile.mkdtemp(prefix="mixloom-steps-")) if storage.is_url(work) else work / "steps"
+    plan = make_plan(recipe, workdir=scratch, run_dir=out_dir)
     kind = executor or recipe.execution.executor
     nworkers = workers or recipe.execution.workers
     timings: dict[str, float] = {}
     inputs = [file_entry(f) | {"source": s.name, "format": s.fmt} for s in plan.sources for f in s.files]
-    ex = make_executor(kind, nworkers)
+    ex = make_executor(kind, nworkers, out_dir)
     try:
         t0 = time.perf_counter()
         shards, read_dir, read_results = _read_phase(plan, inputs, work, ex)
         timings["read"] = time.perf_counter() - t0
         for entry, res in zip(inputs, read_results, strict=True):  # the bytes actually read
-            if (res["bytes"], res["xxh3_128"]) != (entry["bytes"], entry["xxh3_128"]):
-                entry["changed_while_read"] = {"bytes": entry["bytes"], "xxh3_128": entry["xxh3_128"]}
+            if (res["bytes"], res["xxh3_128"]) != (entry["bytes"], entry.get("xxh3_128", res["xxh3_128"])):
+                entry["changed_while_read"] = {
+                    k: entry[k] for k in ("bytes", "xxh3_128", "etag") if k in entry
+                }
             entry.update(bytes=res["bytes"], xxh3_128=res["xxh3_128"])
         drop_duplicate_ids(shards, read_dir, ex, nworkers)
         t0 = time.perf_counter()
@@ -301,7 +303,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         timings["steps"] = time.perf_counter() - t0
         for d in (layout.curated, layout.rejects):
             if d.exists():
-                shutil.rmtree(d)
+                storage.rmtree(d)
         for i, f in enumerate(finals):
             _link(f, layout.curated / f"part-{i:05d}.parquet")
         all_read_rejects = sorted(read_dir.glob("*.rejects.parquet"))
@@ -313,6 +315,8 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
             _link(f, layout.rejects / name)
     except BaseException:
         ex.close()
+        if storage.is_url(work):
+            shutil.rmtree(scratch, ignore_errors=True)
         raise
     timings["total"] = time.perf_counter() - t_start
     read_summary = _read_summary(read_results)
@@ -321,7 +325,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
     )
     dup_files = sorted(read_dir.glob("*.dupids.rejects.parquet"))
     if dup_files:
-        n = sum(pl.scan_parquet(str(f)).select(pl.len()).collect().item() for f in dup_files)
+        n = sum(storage.parquet_rows(f) for f in dup_files)
         read_summary["rejected"] += n
         read_summary["docs"] -= n
         read_summary["reasons"]["duplicate id"] = n
@@ -346,7 +350,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
         "read": read_summary,
         "steps": steps,
         "curated": {
-            "docs": sum(pl.scan_parquet(str(f)).select(pl.len()).collect().item() for f in finals),
+            "docs": sum(storage.parquet_rows(f) for f in finals),
             "files": len(finals),
         },
         "rejected": read_summary["rejected"] + sum(sum(row.get("reasons", {}).values()) for row in steps),
@@ -360,14 +364,16 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
     scrubbed = scrub_run(plan, layout)  # a pii step: no original value stays in rejects/ or _work/
     if scrubbed:
         manifest["pii_scrub"] = scrubbed
-    for split_dir in layout.mix_root.glob("*"):  # the mix of earlier documents is no longer theirs
-        if split_dir.is_dir():
-            shutil.rmtree(split_dir)
+    for split_dir in layout.mix_root.glob("*") if layout.mix_root.exists() else []:
+        if split_dir.is_dir():  # the mix of earlier documents is no longer theirs
+            storage.rmtree(split_dir)
     write_manifest(out_dir, manifest)
     try:  # the executor stays up for the accounting's id checks (workers, not the driver, hold the ids)
         check_accounting(layout, manifest, ex, nworkers)
     finally:
         ex.close()
+        if storage.is_url(work):
+            shutil.rmtree(scratch, ignore_errors=True)
     if work.exists():  # a pii run removed it already
         collect_garbage(work, used)
     console.print(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
+from mixloom import storage
 from mixloom.errors import UserError
 
 
@@ -24,5 +24,5 @@ def collect_garbage(work: Path, used: list[Path]) -> None:
     """Remove read and pass folders of earlier runs (other recipes or code): the current ones are the cache."""
     keep = {p.name for p in used}
     for d in work.iterdir():
-        if d.is_dir() and d.name.startswith(("read-", "pass")) and d.name not in keep:
-            shutil.rmtree(d, ignore_errors=True)
+        if d.name.startswith(("read-", "pass")) and d.name not in keep and d.is_dir():
+            storage.rmtree(d)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from curation.io.writers import write_parquet
+from mixloom import storage
 
 if TYPE_CHECKING:
     from curation.plan import Plan
@@ -78,13 +79,11 @@ def pack_shards(shards: list[dict], out: Path, ex, max_docs: int, max_bytes: int
 
 
 def parquet_rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return pq.read_metadata(path).num_rows
+    return storage.parquet_rows(path)
 
 
 def concat_shards(job: tuple[str, list[str]]) -> str:
     target, paths = job
-    if not Path(target).exists():  # written atomically: present means complete (resume)
-        write_parquet(pl.concat([pl.read_parquet(p) for p in paths]), Path(target))
+    if not storage.path(target).exists():  # written atomically: present means complete (resume)
+        write_parquet(pl.concat([storage.read_parquet(p) for p in paths]), storage.path(target))
     return target

@@ -12,6 +12,7 @@ from mixloom.stage import Section, Stage
 
 class CurateStage(Stage):
     name = "curate"
+    object_storage = True
 
     def enabled(self, recipe: Recipe) -> bool:
         return bool(recipe.sources)
@@ -69,6 +70,7 @@ class MixStage(Stage):
     """The curated documents → shares in the unit of `mix.tokenizer` → shuffled splits under mix/."""
 
     name = "mix"
+    object_storage = True
 
     def enabled(self, recipe: Recipe) -> bool:
         return bool(recipe.sources)

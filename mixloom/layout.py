@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mixloom import storage
+
 # references whose files do not follow the generic `<stage>/<part>` rule
 _SPECIAL = {
     "curate.train": "mix/train",
@@ -43,7 +45,7 @@ class RunLayout:
     root: Path
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
+        object.__setattr__(self, "root", storage.path(self.root))  # a URL stays a URL (object storage)
 
     # -- the core ------------------------------------------------------------------------------
     @property

@@ -7,12 +7,15 @@ import importlib.metadata
 import json
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import xxhash
+
+from mixloom import storage
 
 MANIFEST = "manifest.json"
 
@@ -24,18 +27,34 @@ def stable_hash(obj: Any) -> str:
 
 
 def file_checksum(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Fast content checksum of a file (xxh3-128; inputs can be many GB)."""
+    """Fast content checksum of a file (xxh3-128; inputs can be many GB; a URL is streamed)."""
     h = xxhash.xxh3_128()
-    with open(path, "rb") as f:
+    with (
+        storage.guard(path),
+        storage.path(path).open("rb") if storage.is_url(path) else open(path, "rb") as f,
+    ):
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
 
 
 def file_entry(path: str | Path, checksum: bool = True) -> dict[str, Any]:
-    """A manifest entry for one file: path, size and checksum."""
-    p = Path(path)
-    entry: dict[str, Any] = {"path": str(p), "bytes": p.stat().st_size}
+    """A manifest entry for one file: path, size and checksum.
+
+    An object in object storage is identified by the store's own version tag (`etag`: S3's ETag, GCS's
+    md5/crc, the Hub's blob id) where it has one, instead of streaming the whole corpus through the driver
+    first; the read tasks hash the bytes they actually read."""
+    p = storage.path(path)
+    if storage.is_url(p):
+        with storage.guard(p):
+            info = p.fs.info(p.path)
+        entry: dict[str, Any] = {"path": str(p), "bytes": info["size"]}
+        if checksum and (tag := storage.version_tag(info)):
+            entry["etag"] = tag
+        elif checksum:
+            entry["xxh3_128"] = file_checksum(p)
+        return entry
+    entry = {"path": str(p), "bytes": p.stat().st_size}
     if checksum:
         entry["xxh3_128"] = file_checksum(p)
     return entry
@@ -73,7 +92,16 @@ def package_versions(names: list[str]) -> dict[str, str]:
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """The one atomic write: yields a temp path beside `path` to write to, then renames it over `path`, so a
-    crash (or a reader at the same moment) never sees a half-written file; on error the temp file is removed."""
+    crash (or a reader at the same moment) never sees a half-written file; on error the temp file is removed.
+
+    On object storage (a URL) there is no rename: the temp file is local and is uploaded when complete (an
+    object appears whole or not at all)."""
+    if storage.is_url(path):
+        with tempfile.TemporaryDirectory(prefix="mixloom-upload-") as d:
+            tmp = Path(d) / storage.path(path).name
+            yield tmp
+            storage.put(tmp, path)
+        return
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
@@ -87,7 +115,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
-    return Path(path)
+    return storage.path(path)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -120,7 +148,7 @@ def stage_header(
 
 
 def write_manifest(out_dir: str | Path, data: dict[str, Any]) -> Path:
-    path = Path(out_dir) / MANIFEST
+    path = storage.path(out_dir) / MANIFEST
     write_json_atomic(path, data)
     return path
 
@@ -128,7 +156,7 @@ def write_manifest(out_dir: str | Path, data: dict[str, Any]) -> Path:
 def read_manifest(out_dir: str | Path) -> dict[str, Any]:
     from mixloom.errors import UserError
 
-    path = Path(out_dir) / MANIFEST
+    path = storage.path(out_dir) / MANIFEST
     if not path.exists():
         raise UserError(f"{path}: no manifest here; run the stage that writes this directory first")
     return json.loads(path.read_text())

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mixloom import storage
 from mixloom.graph import Node, build_graph
 from mixloom.layout import RunLayout
 from mixloom.manifest import code_version, file_checksum, stable_hash, write_json_atomic
@@ -141,7 +142,11 @@ def run_recipe(
 
     The run directory is locked for the whole run: a second `run` into it fails at once, naming the holder."""
     layout = RunLayout(recipe.output_dir(out))
-    layout.root.mkdir(parents=True, exist_ok=True)
+    if storage.is_url(layout.root):  # only some stages read and write object storage: say so before work
+        chosen = [n for n in build_graph(recipe) if not only or n.name in only or n.name.split(".")[0] in only]
+        if others := [n.name for n in chosen if not n.stage.object_storage]:
+            storage.local_only(layout.root, f"stage(s) {', '.join(others)}")
+    storage.makedirs(layout.root)
     with run_lock(layout.root):
         return _run(recipe, layout, force, only, report)
 
@@ -180,6 +185,9 @@ def _run(
         return summary
     from mixloom.report import build_report, write_data_card
 
+    if storage.is_url(layout.root):
+        summary["report"] = "not built for a run in object storage (mixloom report needs a local copy)"
+        return summary
     if layout.manifest.exists() or any(v != "not selected" for v in summary.values()):
         write_data_card(layout.root)
     summary["report"] = str(build_report(layout.root))

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from mixloom import storage
 from mixloom.errors import RecipeError, UserError
 from mixloom.manifest import stable_hash
 from mixloom.schema import Strict
@@ -92,7 +93,10 @@ class Recipe(Strict):
 
     def output_dir(self, override: str | Path | None = None) -> Path:
         if override is not None:
-            return Path(override).resolve()
+            p = storage.path(override)  # a URL stays a URL; file:///x is the local /x
+            return p if storage.is_url(p) else p.resolve()
+        if self.output and storage.is_url(self.output):
+            return storage.path(self.output)
         return self.resolve(self.output or f"runs/{self.name}")
 
     # -- hashing -----------------------------------------------------------------------------

@@ -17,10 +17,57 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from mixloom import storage
 from mixloom.errors import UserError
 from mixloom.layout import RunLayout
 
 _HELD: dict[str, int] = {}  # lock path -> nesting depth in this process
+
+
+def _info() -> dict:
+    info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+    info["command"] = " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv))
+    return info
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def _object_lock(run_dir: str | Path, path: Path) -> Iterator[None]:
+    """A run directory in object storage: a `.lock` object created only if absent (a conditional put).
+
+    Object storage has no flock, so a holder killed by SIGKILL leaves its lock behind: a lock of this host
+    whose pid is gone is taken over (a resume); one held on another host fails, naming it and the fix.
+    """
+    blob = json.dumps(_info()).encode()
+    for _ in range(2):
+        if storage.create_exclusive(path, blob):
+            break
+        try:
+            held = json.loads(path.read_text() or "{}")
+        except (OSError, ValueError):
+            held = {}
+        if held.get("host") == socket.gethostname() and held.get("pid") and not _alive(int(held["pid"])):
+            storage.remove(path)  # its holder died here: a stale lock
+            continue
+        raise UserError(
+            f"{run_dir} is in use by another run ({_holder(path)}); wait for it to finish, or, if no run is "
+            f"going, delete {path}"
+        )
+    else:
+        raise UserError(f"{run_dir}: could not take the lock {path}; try again")
+    try:
+        yield
+    finally:
+        storage.remove(path)
 
 
 def _holder(path: Path) -> str:
@@ -37,14 +84,22 @@ def _holder(path: Path) -> str:
 @contextmanager
 def run_lock(run_dir: str | Path) -> Iterator[Path]:
     """Hold the run directory's lock for the block; a second holder fails at once naming the first."""
-    path = RunLayout(Path(run_dir)).lock
-    key = str(path.absolute())
+    path = RunLayout(run_dir).lock
+    key = str(path) if storage.is_url(path) else str(path.absolute())
     if key in _HELD:
         _HELD[key] += 1
         try:
             yield path
         finally:
             _HELD[key] -= 1
+        return
+    if storage.is_url(path):
+        with _object_lock(run_dir, path):
+            _HELD[key] = 1
+            try:
+                yield path
+            finally:
+                del _HELD[key]
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -56,8 +111,7 @@ def run_lock(run_dir: str | Path) -> Iterator[Path]:
             f"{run_dir} is in use by another run ({_holder(path)}); wait for it to finish, "
             "or write to another directory (--out)"
         ) from None
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-    info["command"] = " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv))
+    info = _info()
     os.ftruncate(fd, 0)
     os.write(fd, json.dumps(info).encode())
     _HELD[key] = 1

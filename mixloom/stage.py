@@ -39,6 +39,7 @@ class Stage:
     """Base class with the defaults most stages want; override what differs."""
 
     name: str = ""
+    object_storage: bool = False  # whether its run directory may be a URL (s3://...; see mixloom.storage)
 
     def enabled(self, recipe: Recipe) -> bool:
         """Whether the recipe configures this stage (by default: its section is present)."""

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from mixloom import progress
+from mixloom import progress, storage
 
 _ACTIVE: list[Path] = []
 
@@ -31,6 +32,16 @@ def library_output_to(path: Path) -> Iterator[Path | None]:
     """Send fds 1 and 2 (and what children inherit) to `path` (appended); yields the path, or None if not."""
     if verbose() or _ACTIVE:
         yield _ACTIVE[0] if _ACTIVE else None
+        return
+    if storage.is_url(path):  # object storage: no appends; the log is written locally, then uploaded
+        with tempfile.TemporaryDirectory(prefix="mixloom-log-") as d:
+            local = Path(d) / path.name
+            try:
+                with library_output_to(local) as p:
+                    yield p
+            finally:
+                with suppress(Exception):
+                    storage.put(local, path)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     for stream in (sys.stdout, sys.stderr):

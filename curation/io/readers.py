@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -19,6 +18,7 @@ from curation.io.streams import RawFile
 from curation.io.writers import REJECT_SCHEMA, write_parquet
 from curation.steps.base import BASE_SCHEMA, REJECT
 from curation.tokens import count_expr
+from mixloom import storage
 from mixloom.errors import UserError
 from mixloom.manifest import write_json_atomic
 
@@ -182,7 +182,7 @@ def read_group(g: ReadGroup) -> dict[str, Any]:
     The result lists per file: records (counted as read), kept docs, rejects by reason, and the size and
     checksum of the bytes actually read.
     """
-    out = Path(g.out_dir)
+    out = storage.path(g.out_dir)  # the run's storage (a URL on a cluster), never the driver's disk
     done = out / f"{g.stem}.done.json"
     if done.exists():
         return json.loads(done.read_text())

@@ -22,6 +22,8 @@ from typing import Any
 import xxhash
 import zstandard
 
+from mixloom import storage
+
 CHUNK = 1 << 20
 BOM = b"\xef\xbb\xbf"
 
@@ -38,8 +40,9 @@ class RawFile:
     """A file opened for reading whose bytes are hashed (xxh3-128) and counted as they are read."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.f = open(self.path, "rb")  # noqa: SIM115 - closed by close()/__exit__
+        self.path = storage.path(path)  # a URL is streamed from its filesystem, never copied whole
+        with storage.guard(path):
+            self.f = self.path.open("rb") if storage.is_url(path) else open(self.path, "rb")  # noqa: SIM115
         self._h = xxhash.xxh3_128()
         self.n = 0
 
@@ -58,6 +61,8 @@ class RawFile:
         return {"bytes": self.n, "xxh3_128": self._h.hexdigest()}
 
     def size_now(self) -> int:
+        if storage.is_url(self.path):
+            return self.path.fs.info(self.path.path)["size"]
         return os.fstat(self.f.fileno()).st_size
 
     def close(self) -> None:

@@ -9,12 +9,12 @@ removed. The price: a rerun of the same run directory reads and curates again in
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import polars as pl
 
 from curation.io.writers import write_parquet
+from mixloom import storage
 from mixloom.layout import RunLayout
 
 
@@ -44,7 +44,7 @@ def scrub_run(plan: Any, layout: RunLayout) -> dict[str, int]:
     actions = {t: a for t, a in actions.items() if t not in ("name", "address")}  # no NER model here
     rewritten = 0
     for f in sorted(layout.rejects.glob("*.parquet")):
-        df = pl.read_parquet(f)
+        df = storage.read_parquet(f)
         before = df["step"].map_elements(lambda s: _before(s, index), return_dtype=pl.Boolean)
         if not before.any():
             continue
@@ -56,6 +56,6 @@ def scrub_run(plan: Any, layout: RunLayout) -> dict[str, int]:
         rewritten += 1
     removed = 0
     if layout.work.exists():
-        shutil.rmtree(layout.work)
+        storage.rmtree(layout.work)
         removed = 1
     return {"rejects_files_redacted": rewritten, "cache_removed": removed}

@@ -13,7 +13,9 @@ from mixloom.progress import console, stdout
 
 def run_cmd(
     recipe: Annotated[Path, typer.Argument(help="recipe YAML")],
-    out: Annotated[Path | None, typer.Option(help="run directory (default: the recipe's output)")] = None,
+    out: Annotated[
+        str | None, typer.Option(help="run directory or URL (default: the recipe's output)")
+    ] = None,
     force: Annotated[bool, typer.Option(help="rerun every stage even if its inputs are unchanged")] = False,
     only: Annotated[list[str] | None, typer.Option(help="run only these stages (repeatable)")] = None,
     overrides: Annotated[
@@ -40,7 +42,9 @@ def run_cmd(
 
 def plan_cmd(
     recipe: Annotated[Path, typer.Argument(help="recipe YAML")],
-    out: Annotated[Path | None, typer.Option(help="run directory (default: the recipe's output)")] = None,
+    out: Annotated[
+        str | None, typer.Option(help="run directory or URL (default: the recipe's output)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="override a recipe value")] = None,
 ) -> None:
