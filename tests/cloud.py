@@ -169,7 +169,7 @@ def tree(fs, root: str) -> dict[str, bytes]:
     out = {}
     for p in fs.find(root):
         rel = p[len(root) + 1 :]
-        if not rel.startswith("_work/") and rel not in VOLATILE:
+        if not rel.startswith("_work/") and rel.rsplit("/", 1)[-1] not in VOLATILE:
             out[rel] = fs.cat_file(p)
     return out
 
