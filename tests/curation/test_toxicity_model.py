@@ -87,7 +87,8 @@ def test_build_offline_on_the_sample(tmp_path):
     cfg = BuildConfig(
         davidson=ROOT / "data" / "toxicity" / "davidson_sample.csv",
         per_group=15,
-        features=FeatureConfig(bits=16),
+        per_group_speech=5,
+        features=FeatureConfig(bits=16, scope=1),
     )
     info = build(cfg, tmp_path / "m.npz")
     model = load(str(tmp_path / "m.npz"))
