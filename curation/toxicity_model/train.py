@@ -48,7 +48,7 @@ class BuildConfig:
     counterfactual: int = 2  # swapped copies per identity-mentioning tweet
     per_group: int = 450  # templated sentences per group and kind
     per_group_speech: int = 150  # counter-speech, denial, implicit-hate... sentences per group and kind
-    typos: float = 0.2  # share of templated sentences also added with one spelling change (both labels)
+    typos: float = 0.1  # share of templated sentences also added with one spelling change (both labels)
     wiki_sentences: int = 4000
     heldout: float = 0.2
     target_precision: float = 0.8
