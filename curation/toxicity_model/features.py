@@ -169,8 +169,11 @@ def ngrams(texts: list[str], cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray
             wsc = np.where(_negated(wh, clause[ws]), 1, 0)
             wsc = np.where(wsc == 0, np.where(_negated(wh, clause[ws], _REP_HASHES) | quoted[ws], 2, 0), wsc)
             wsalt = np.array(_SALT_SCOPE, np.uint64)[wsc]
+            start = np.zeros(n + 1, np.int64)
+            start[ws] = 1
+            bsalt = wsalt[np.maximum(np.cumsum(start) - 1, 0)]  # per byte: its word's salt
             for i in range(len(pos)):  # the char n-grams; byte p + 1 is inside the word a gram starts in
-                keys[i] = keys[i] ^ wsalt[np.maximum(np.searchsorted(ws, pos[i] + 1, side="right") - 1, 0)]
+                keys[i] = keys[i] ^ bsalt[pos[i] + 1]
         uni = wh
         if cfg.negation and len(ws):
             uni = np.where(_negated(wh, clause[ws]), wh ^ _SALT_NEG, wh)
