@@ -122,3 +122,11 @@ def test_shipped_model_on_the_implicit_probe_reaches_the_issue_bar():
     ev = evaluate(probe, load().score(probe["text"].to_list()), 0.5)
     assert ev["overall"]["f1_toxic"] >= 0.6
     assert ev["fpr_spread"] <= 0.10
+
+
+def test_audit_names_the_bad_scorer_option(tmp_path, capsys):
+    from mixloom.cli import main
+
+    assert main(["audit", str(tmp_path), "--scorers", "mixloom,tfidf"]) == 2
+    err = capsys.readouterr().err
+    assert "scorers.1" in err and "'mixloom', 'profanity' or 'detoxify'" in err
