@@ -429,6 +429,12 @@ def _slots(rng: random.Random, g: Group, split: str) -> dict[str, str]:
         a=("an " if one[0] in "aeiou" else "a ") + one,
         hv=pick(HATE),
         hvp=pick(HATED),
+        rock=pick(ROCK),
+        fun=pick(FUN),
+        smart=pick(SMART),
+        praisething=pick(PRAISETHING),
+        best=pick(BEST),
+        better=pick(BETTER),
         threat=pick(THREAT),
         badthing=pick(BADTHING),
         hvs=pick(HATES),
@@ -451,6 +457,7 @@ def _slots(rng: random.Random, g: Group, split: str) -> dict[str, str]:
         stereo2=pick(STEREO2),
         habit=pick(HABIT),
         role=pick(ROLES),
+        frole=pick(FRIEND_ROLES),
         trust=pick(TRUST),
         decline=pick(DECLINE),
         trouble=pick(TROUBLE),
@@ -487,6 +494,62 @@ SHORT = [
     "two {p} walk into a cafe",
     "{a} wrote this",
 ]
+# informal praise and support in everyday words (label 0): positives worded unlike the plain templates
+PRAISE = [
+    "{s} {rock}",
+    "{s} are so {fun}",
+    "{s} are so {fun}!",
+    "we are lucky to have {o} here",
+    "the world needs more {p}",
+    "nothing beats {praisething} with {a}",
+    "{s} are just as {smart} as anyone",
+    "i want to live near {o}",
+    "shoutout to all the {p} out there",
+    "love these {p} so much",
+    "{s} are the best, no contest",
+    "can't get enough of {o}",
+    "big respect to {o}",
+    "{s} always make the party {fun}",
+    "i'd go anywhere with {o}",
+    "{s} have the {best} sense of humour",
+    "honestly {s} are {fun} and {smart}",
+    "my {frole} is {a} and she is {fun}",
+    "{s} make this town so much {better}",
+    "never met {a} i didn't like",
+    "hanging out with {o} is always {fun}",
+    "{s} are total legends",
+    "so grateful for the {p} in my life",
+    "{s} deserve every success",
+    "this city would be boring without {o}",
+    "{s} bring so much joy",
+    "i feel at home with {o}",
+    "cheers to the {p} who organised this",
+]
+ROCK = [
+    "rock",
+    "are awesome",
+    "are the coolest",
+    "are hilarious",
+    "are lit",
+    "are amazing",
+    "are fab",
+    "slay",
+]
+FUN = ["funny", "fun", "cool", "chill", "sweet", "lovely", "friendly", "entertaining", "lively", "nice"]
+SMART = ["smart", "capable", "talented", "skilled", "clever", "good", "strong", "hardworking"]
+PRAISETHING = [
+    "a good chat",
+    "a long walk",
+    "dinner",
+    "a game of chess",
+    "a coffee",
+    "a road trip",
+    "a night out",
+    "a laugh",
+]
+BEST = ["best", "greatest", "sharpest", "warmest", "funniest", "kindest", "brightest", "loveliest"]
+BETTER = ["better", "livelier", "richer", "more fun", "more interesting", "brighter", "stronger", "happier"]
+FRIEND_ROLES = ["roommate", "neighbour", "best friend", "coworker", "teammate", "boss", "teacher", "cousin"]
 KINDS: dict[str, tuple[int, list[str]]] = {
     "counter": (0, COUNTER),
     "denial": (0, DENY),
@@ -494,6 +557,7 @@ KINDS: dict[str, tuple[int, list[str]]] = {
     "implicit": (1, IMPLICIT),
     "neutral_fact": (0, NEUTRAL),
     "short": (0, SHORT),
+    "praise": (0, PRAISE),
 }
 
 
