@@ -20,7 +20,7 @@ LICENCES = [
     ),
     (
         "templated identity statements (`curation/toxicity_model/templates.py`, `speech.py`: hate, "
-        "counter-speech, denials, implicit hate, neutral facts; some with one typo)",
+        "counter-speech, denials, implicit hate, neutral facts, praise; some with one typo)",
         "mixloom's own licence",
         "written for mixloom",
     ),
@@ -74,8 +74,8 @@ def write_card(model: ToxicityModel, info: dict, path: Path, hatecheck: Path | N
         "# mixloom toxicity model",
         "",
         "A logistic regression on hashed char (2-5) and word (1-2) n-grams (plus words conjoined with 'the text "
-        "mentions a group'; n-grams after a negator, after a reporting word such as 'saying' or 'claim', or "
-        "inside double quotes are separate features), identity terms masked to one "
+        "mentions a group'; n-grams up to 3 words after a negator, after a reporting word such as 'saying' "
+        "or 'claim' up to the clause's end, or inside double quotes are separate features), identity terms masked to one "
         "shared token, scored in numpy (`curation/toxicity_model/`). Output 0.5 = the threshold chosen on "
         f"held-out data for weighted precision >= {info['target_precision']:g} (raw threshold "
         f"{info['threshold_raw']:.3f}; held-out precision {info['heldout']['precision']:.3f}, recall "
@@ -140,9 +140,10 @@ def write_card(model: ToxicityModel, info: dict, path: Path, hatecheck: Path | N
     lines += [
         "## Limits",
         "",
-        "English only. A bag of n-grams: negation and reporting are read only as scopes (a negator or a "
-        "reporting word, up to the next punctuation; double quotes), so counter-speech worded unlike its "
-        "training data is still often flagged, and it misses hate in words it never saw. Reclaimed slurs "
+        "English only. A bag of n-grams: negation and reporting are read only as scopes (3 words after a "
+        "negator; a reporting word up to the next punctuation or 'but'; double quotes), so counter-speech "
+        "worded unlike its training data is still often flagged, hate after a reporting word ('my dad said "
+        "X are vermin and he is right') or in bare quotes is often missed, and it misses hate in words it never saw. Reclaimed slurs "
         "and slur homonyms are flagged (HateCheck has them only for gay people, black people and women, "
         "which widens the FPR spread over all non-hateful cases). Offensive language "
         "without a target (profanity) counts as toxic, as in the Davidson labels. Identity terms outside "

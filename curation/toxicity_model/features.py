@@ -78,6 +78,8 @@ class FeatureConfig:
     long_chars: int = 512  # beyond this many char n-grams (words: long_words) a text's score is its mean,
     long_words: int = 64  # so long documents score like tweet-length text instead of drifting with length
     scope: int = 0  # 1: n-grams in a negated, reported or quoted stretch are different features
+    neg_window: int = 0  # a negation's scope: at most this many words (0: to the end of the clause)
+    neg_stop_group: int = 0  # 1: a group mention ends a negation's scope ("no doubt <group> are ...")
 
     def to_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -127,13 +129,17 @@ def _word_hash(word: str) -> np.uint64:
         return ((c[len(b) - 1] - c[1]) * ppow[len(b) - 2]) ^ _SALT_WORD
 
 
-def _negated(wh: np.ndarray, wclause: np.ndarray, cues: np.ndarray | None = None) -> np.ndarray:
-    """Words after a cue (default: a negator) in the same clause (the cue itself excluded)."""
+def _negated(
+    wh: np.ndarray, wclause: np.ndarray, cues: np.ndarray | None = None, window: int = 0
+) -> np.ndarray:
+    """Words after a cue (default: a negator) in the same clause (the cue itself excluded), at most `window`
+    words after it (0: to the end of the clause)."""
     neg = np.isin(wh, _NEG_HASHES if cues is None else cues)
-    cum = np.cumsum(neg)
+    idx = np.arange(len(wh))
+    last = np.maximum.accumulate(np.where(neg, idx, -1))  # the latest cue at or before each word
     first = np.searchsorted(wclause, wclause, side="left")  # first word of each word's clause
-    before = cum - neg - np.where(first > 0, cum[first - 1], 0)
-    return (before > 0) & ~neg
+    inside = (last >= first) & ~neg
+    return inside & (idx - last <= window) if window else inside
 
 
 def ngrams(texts: list[str], cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -166,8 +172,10 @@ def ngrams(texts: list[str], cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray
             kinds.append(np.zeros(len(ok), np.int8))
         wsalt = np.zeros(len(ws), np.uint64)  # per word: 0, or the salt of its scope
         if cfg.scope and len(ws):  # n-grams in a negated or reported stretch become different features
-            wsc = np.where(_negated(wh, clause[ws]), 1, 0)
-            wsc = np.where(wsc == 0, np.where(_negated(wh, clause[ws], _REP_HASHES) | quoted[ws], 2, 0), wsc)
+            wclause = clause[ws] + np.cumsum(np.isin(wh, _BREAK_HASHES))  # "but" starts a clause
+            nclause = wclause + np.cumsum(ident) if cfg.neg_stop_group else wclause
+            wsc = np.where(_negated(wh, nclause, None, cfg.neg_window), 1, 0)
+            wsc = np.where(wsc == 0, np.where(_negated(wh, wclause, _REP_HASHES) | quoted[ws], 2, 0), wsc)
             wsalt = np.array(_SALT_SCOPE, np.uint64)[wsc]
             start = np.zeros(n + 1, np.int64)
             start[ws] = 1
@@ -226,3 +234,4 @@ def logits(texts: list[str], cfg: FeatureConfig, weights: np.ndarray, bias: floa
 _MASK_HASH = _word_hash(MASK)
 _NEG_HASHES = np.array([_word_hash(w) for w in NEGATORS], dtype=np.uint64)
 _REP_HASHES = np.array([_word_hash(w) for w in REPORTERS], dtype=np.uint64)
+_BREAK_HASHES = np.array([_word_hash(w) for w in ("but", "however", "although", "though")], dtype=np.uint64)

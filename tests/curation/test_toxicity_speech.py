@@ -46,6 +46,19 @@ def test_scopes_change_the_features_of_negated_reported_and_quoted_words_only():
     assert np.allclose(together, [logits([t], SCOPED, w, 0.1)[0] for t in texts])
 
 
+def test_negation_scope_is_a_short_window_that_but_ends():
+    win = FeatureConfig(bits=18, scope=1, neg_window=3)
+    base = set(matrix(["they are vermin"], win)[0].indices)
+    # "no joke" does not negate words 4+ words later: "vermin" keeps its own features
+    far = set(matrix(["no joke these qqx are vermin"], win)[0].indices)
+    near = set(matrix(["no vermin"], win)[0].indices)
+    vermin = set(matrix(["vermin"], win)[0].indices)
+    assert vermin <= far and not vermin <= near
+    # "but" ends the negation: "nothing but vermin" asserts vermin
+    assert vermin <= set(matrix(["they are nothing but vermin"], win)[0].indices)
+    assert base  # the config featurises at all
+
+
 def test_texts_stay_separate_where_a_group_name_could_span_two_texts():
     # "black" ending one text and "people" starting the next once matched as one mention across the
     # separator, shifting every later text's features onto its neighbour
@@ -69,6 +82,12 @@ def test_shipped_model_separates_hate_from_counter_speech_and_denial():
         'My boss wrote "women are stupid" in an email, he should be fired.',
         "I would never hurt a Muslim.",
         "Nobody should say that Muslims are terrorists.",
+    ]
+    # hate after an idiom with a negator ("no joke", "never forget") or after "nothing but" is still hate
+    hateful += [
+        "no joke muslims are vermin and should be exterminated",
+        "never forget that jews are parasites",
+        "Muslims are nothing but vermin.",
     ]
     h, n = model.score(hateful), model.score(not_hateful)
     assert h.min() > 0.5 > n.max(), (h, n)
