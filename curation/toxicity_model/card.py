@@ -74,8 +74,9 @@ def write_card(model: ToxicityModel, info: dict, path: Path, hatecheck: Path | N
         "# mixloom toxicity model",
         "",
         "A logistic regression on hashed char (2-5) and word (1-2) n-grams (plus words conjoined with 'the text "
-        "mentions a group'; n-grams up to 3 words after a negator, after a reporting word such as 'saying' "
-        "or 'claim' up to the clause's end, or inside double quotes are separate features), identity terms masked to one "
+        "mentions a group'; n-grams after a negator (unless an idiom such as 'no doubt' or 'not gonna lie'), "
+        "after a reporting word such as 'saying' or 'claim', up to the clause's end, or inside double quotes "
+        "are separate features), identity terms masked to one "
         "shared token, scored in numpy (`curation/toxicity_model/`). Output 0.5 = the threshold chosen on "
         f"held-out data for weighted precision >= {info['target_precision']:g} (raw threshold "
         f"{info['threshold_raw']:.3f}; held-out precision {info['heldout']['precision']:.3f}, recall "
@@ -140,8 +141,8 @@ def write_card(model: ToxicityModel, info: dict, path: Path, hatecheck: Path | N
     lines += [
         "## Limits",
         "",
-        "English only. A bag of n-grams: negation and reporting are read only as scopes (3 words after a "
-        "negator; a reporting word up to the next punctuation or 'but'; double quotes), so counter-speech "
+        "English only. A bag of n-grams: negation and reporting are read only as scopes (after a negator or "
+        "a reporting word up to the next punctuation or 'but'; double quotes), so counter-speech "
         "worded unlike its training data is still often flagged, hate after a reporting word ('my dad said "
         "X are vermin and he is right') or in bare quotes is often missed, and it misses hate in words it never saw. Reclaimed slurs "
         "and slur homonyms are flagged (HateCheck has them only for gay people, black people and women, "

@@ -57,8 +57,7 @@ NEGATORS = (
 REPORTERS = (
     "say", "says", "said", "saying", "claim", "claims", "claimed", "claiming", "write", "writes", "wrote",
     "writing", "written", "post", "posted", "posting", "tweet", "tweeted", "shout", "shouted", "shouting",
-    "chant", "chanted", "chanting", "insist", "insists", "insisted", "insisting", "idea", "myth", "lie",
-    "lies", "notion", "slogan", "slogans", "quote", "quoted", "quotes", "quoting", "reading", "told",
+    "chant", "chanted", "chanting", "insist", "insists", "insisted", "insisting", "idea", "myth", "notion", "slogan", "slogans", "quote", "quoted", "quotes", "quoting", "reading", "told",
     "telling", "tell", "tells", "calling", "statements", "comments", "comment", "remarks", "phrase",
     "thinks", "believe", "believes", "suggest", "suggests", "suggesting", "repeating", "repeat", "claim",
 )  # fmt: skip
@@ -80,6 +79,7 @@ class FeatureConfig:
     scope: int = 0  # 1: n-grams in a negated, reported or quoted stretch are different features
     neg_window: int = 0  # a negation's scope: at most this many words (0: to the end of the clause)
     neg_stop_group: int = 0  # 1: a group mention ends a negation's scope ("no doubt <group> are ...")
+    neg_idioms: int = 0  # 1: a negator followed within 3 words by "doubt", "wonder", "lie"... negates nothing
 
     def to_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -130,11 +130,15 @@ def _word_hash(word: str) -> np.uint64:
 
 
 def _negated(
-    wh: np.ndarray, wclause: np.ndarray, cues: np.ndarray | None = None, window: int = 0
+    wh: np.ndarray, wclause: np.ndarray, cues: np.ndarray | None = None, window: int = 0, idioms: int = 0
 ) -> np.ndarray:
     """Words after a cue (default: a negator) in the same clause (the cue itself excluded), at most `window`
     words after it (0: to the end of the clause)."""
     neg = np.isin(wh, _NEG_HASHES if cues is None else cues)
+    if cues is None and idioms:  # "no doubt", "not gonna lie", "never forget", "can't deny": no negation
+        idiom = np.isin(wh, _IDIOM_HASHES)
+        for k in (1, 2, 3):
+            neg[:-k] &= ~idiom[k:]
     idx = np.arange(len(wh))
     last = np.maximum.accumulate(np.where(neg, idx, -1))  # the latest cue at or before each word
     first = np.searchsorted(wclause, wclause, side="left")  # first word of each word's clause
@@ -174,7 +178,7 @@ def ngrams(texts: list[str], cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray
         if cfg.scope and len(ws):  # n-grams in a negated or reported stretch become different features
             wclause = clause[ws] + np.cumsum(np.isin(wh, _BREAK_HASHES))  # "but" starts a clause
             nclause = wclause + np.cumsum(ident) if cfg.neg_stop_group else wclause
-            wsc = np.where(_negated(wh, nclause, None, cfg.neg_window), 1, 0)
+            wsc = np.where(_negated(wh, nclause, None, cfg.neg_window, cfg.neg_idioms), 1, 0)
             wsc = np.where(wsc == 0, np.where(_negated(wh, wclause, _REP_HASHES) | quoted[ws], 2, 0), wsc)
             wsalt = np.array(_SALT_SCOPE, np.uint64)[wsc]
             start = np.zeros(n + 1, np.int64)
@@ -234,4 +238,10 @@ def logits(texts: list[str], cfg: FeatureConfig, weights: np.ndarray, bias: floa
 _MASK_HASH = _word_hash(MASK)
 _NEG_HASHES = np.array([_word_hash(w) for w in NEGATORS], dtype=np.uint64)
 _REP_HASHES = np.array([_word_hash(w) for w in REPORTERS], dtype=np.uint64)
+# words that, up to 3 words after a negator, make it an idiom that asserts ("no doubt", "not gonna lie")
+IDIOMS = (
+    "doubt", "wonder", "joke", "joking", "kidding", "lie", "lying", "question", "forget", "deny", "denying",
+    "only", "surprise", "surprised", "secret", "mistake", "exaggeration", "offense", "offence",
+)  # fmt: skip
+_IDIOM_HASHES = np.array([_word_hash(w) for w in IDIOMS], dtype=np.uint64)
 _BREAK_HASHES = np.array([_word_hash(w) for w in ("but", "however", "although", "though")], dtype=np.uint64)

@@ -53,7 +53,7 @@ class BuildConfig:
     heldout: float = 0.2
     target_precision: float = 0.8
     c: float = 1.0  # inverse regularisation strength of the logistic regression
-    features: FeatureConfig = field(default_factory=lambda: FeatureConfig(scope=1, neg_window=3))
+    features: FeatureConfig = field(default_factory=lambda: FeatureConfig(scope=1, neg_idioms=1))
 
 
 def _norm(t: str) -> str:

@@ -57,6 +57,12 @@ def test_negation_scope_is_a_short_window_that_but_ends():
     # "but" ends the negation: "nothing but vermin" asserts vermin
     assert vermin <= set(matrix(["they are nothing but vermin"], win)[0].indices)
     assert base  # the config featurises at all
+    # idioms with a negator assert what follows: "no doubt", "not gonna lie", "can't deny"
+    idioms = FeatureConfig(bits=18, scope=1, neg_idioms=1)
+    vermin = set(matrix(["vermin"], idioms)[0].indices)
+    for t in ("no doubt they are vermin", "not gonna lie they are vermin", "nobody can deny they are vermin"):
+        assert vermin <= set(matrix([t], idioms)[0].indices), t
+    assert not vermin <= set(matrix(["they are not vermin"], idioms)[0].indices)
 
 
 def test_texts_stay_separate_where_a_group_name_could_span_two_texts():
