@@ -134,7 +134,7 @@ def _trie(words: list[str]) -> str:
 
     def emit(node: dict[str, dict]) -> str:
         parts = [
-            (r"\s+" if ch == " " else "[- ]?" if ch == "-" else re.escape(ch)) + emit(sub)
+            (r"[^\S\n]+" if ch == " " else "[- ]?" if ch == "-" else re.escape(ch)) + emit(sub)
             for ch, sub in sorted(node.items())
             if ch
         ]
@@ -162,7 +162,7 @@ def _pattern() -> tuple[re.Pattern[str], dict[str, tuple[int, str]]]:
     nouns = [w for w, (_, k) in forms.items() if k in ("pl", "sg")]
     standalone = [w for g in GROUPS for w in g.adjectives]
     pat = (
-        rf"(?:(?P<adj>{_trie(adj_forms)})\s+(?P<noun>{_trie(PERSON_NOUNS.split('|'))})"
+        rf"(?:(?P<adj>{_trie(adj_forms)})[^\S\n]+(?P<noun>{_trie(PERSON_NOUNS.split('|'))})"
         rf"|(?P<word>{_trie(nouns + standalone)}))(?![\w-])"  # "man-made" is no mention
     )
     return re.compile(r"\b" + pat, re.IGNORECASE), forms
@@ -216,8 +216,11 @@ def swap(text: str, group: str) -> str:
             out = target.plural[0] if noun.lower() in _GENERIC else f"{target.adjective} {noun}"
         else:
             kind = _lookup(m.group("word"))[1]
-            out = {"pl": target.plural[0], "sg": (target.singular or (f"{target.adjective} person",))[0]}
-            out = out.get(kind, target.adjective)
+            one = (target.singular or (f"{target.adjective} person",))[0]
+            # a standalone adjective ("a Muslim"): into a group whose adjectives need a noun ("white"), the
+            # singular noun, so the swapped text still mentions the group
+            adj = target.adjectives[0] if target.adjectives else one
+            out = {"pl": target.plural[0], "sg": one}.get(kind, adj)
         return out[:1].upper() + out[1:] if m.group(0)[:1].isupper() else out
 
     return _pattern()[0].sub(repl, text)

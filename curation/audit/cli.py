@@ -50,8 +50,11 @@ def audit_cmd(
         upd["detoxify"] = {**base.detoxify, **det}
     try:
         section = AuditSection.model_validate({**base.model_dump(), **upd})
-    except Exception as e:  # pydantic: one line naming the option
-        raise UserError(f"audit options: {str(e).splitlines()[-1].strip()}") from None
+    except Exception as e:  # pydantic: one line naming the option and what it accepts
+        errs = getattr(e, "errors", lambda: [])()
+        where = ".".join(str(p) for p in errs[0]["loc"]) if errs else ""
+        msg = f"{where}: {errs[0]['msg']}" if errs else str(e).splitlines()[0]
+        raise UserError(f"audit options: {msg}") from None
     layout = RunLayout(run_dir)
     result = run_audit(layout, section, root, seed)
     page, md = write_page(layout)

@@ -19,7 +19,8 @@ LICENCES = [
         "github.com/t-davidson/hate-speech-and-offensive-language",
     ),
     (
-        "templated identity statements (`curation/toxicity_model/templates.py`)",
+        "templated identity statements (`curation/toxicity_model/templates.py`, `speech.py`: hate, "
+        "counter-speech, denials, implicit hate, neutral facts, praise; some with one typo)",
         "mixloom's own licence",
         "written for mixloom",
     ),
@@ -27,7 +28,13 @@ LICENCES = [
 ]
 
 
-def _per_group(title: str, ev: dict, ident: dict[str, float]) -> list[str]:
+# HateCheck's non-hateful functionalities that name a group in words (its slur cases exist for 3 groups only)
+NO_SLUR = ["counter_quote_nh", "counter_ref_nh", "ident_neutral_nh", "ident_pos_nh", "negate_neg_nh"]
+
+
+def _per_group(
+    title: str, ev: dict, ident: dict[str, float], no_slur: dict[str, float] | None = None
+) -> list[str]:
     rows = [
         {
             "group": g["group"],
@@ -35,6 +42,7 @@ def _per_group(title: str, ev: dict, ident: dict[str, float]) -> list[str]:
             "FPR": g["fpr"],
             "FNR": g["fnr"],
             "FPR identity": ident.get(g["group"]),
+            **({"FPR no slur": no_slur.get(g["group"])} if no_slur is not None else {}),
             "subgroup AUC": g["subgroup_auc"],
             "BPSN AUC": g["bpsn_auc"],
             "BNSP AUC": g["bnsp_auc"],
@@ -49,7 +57,12 @@ def _per_group(title: str, ev: dict, ident: dict[str, float]) -> list[str]:
         "",
         f"macro F1 {o['macro_f1']:.3f}, toxic-class F1 {o['f1_toxic']:.3f}, accuracy "
         f"{o['accuracy']:.3f} ({o['n']} texts, threshold {o['threshold']:g}); FPR on neutral/positive "
-        f"identity mentions spreads {spread} across groups.",
+        f"identity mentions spreads {spread} across groups"
+        + (
+            f", on non-hateful cases without slurs {max(no_slur.values()) - min(no_slur.values()):.3f}."
+            if no_slur
+            else "."
+        ),
         "",
         md_table(rows, list(rows[0]) if rows else ["group"]),
         "",
@@ -61,7 +74,9 @@ def write_card(model: ToxicityModel, info: dict, path: Path, hatecheck: Path | N
         "# mixloom toxicity model",
         "",
         "A logistic regression on hashed char (2-5) and word (1-2) n-grams (plus words conjoined with 'the text "
-        "mentions a group'), identity terms masked to one "
+        "mentions a group'; n-grams after a negator (unless an idiom such as 'no doubt' or 'not gonna lie'), "
+        "after a reporting word such as 'saying' or 'claim', up to the clause's end, or inside double quotes "
+        "are separate features), identity terms masked to one "
         "shared token, scored in numpy (`curation/toxicity_model/`). Output 0.5 = the threshold chosen on "
         f"held-out data for weighted precision >= {info['target_precision']:g} (raw threshold "
         f"{info['threshold_raw']:.3f}; held-out precision {info['heldout']['precision']:.3f}, recall "
@@ -88,9 +103,13 @@ def write_card(model: ToxicityModel, info: dict, path: Path, hatecheck: Path | N
         "1. Counterfactual augmentation: identity-mentioning tweets are copied with the group swapped.",
         "2. Identity-balanced sampling weights: every (group, label) cell has the same total weight.",
         "3. Identity terms are masked to one token before featurising (the group cannot move a score).",
-        "4. Threshold chosen on held-out data for a target precision.",
+        "4. Threshold chosen on held-out data (not HateCheck) for a target precision.",
         "",
         "## Metrics per group",
+        "",
+        "FPR: non-hateful texts naming the group; FPR identity: neutral and positive mentions only; FPR no "
+        "slur (HateCheck): non-hateful cases naming the group in words (counter-speech, negation, neutral, "
+        "positive).",
         "",
     ]
     probe = builtin_probe()
@@ -100,6 +119,16 @@ def write_card(model: ToxicityModel, info: dict, path: Path, hatecheck: Path | N
         evaluate(probe, s, 0.5),
         identity_fpr(probe, s, 0.5, ["neutral"]),
     )
+    from curation.toxicity_model.implicit_probe import probe as implicit_probe
+
+    ip = implicit_probe()
+    s = model.score(ip["text"].to_list())
+    lines += _per_group(
+        "Implicit-hate probe (`implicit_probe.py`: never trained on; 30 implicit-hate and 30 neutral "
+        "sentences per group, 16 groups, no slurs)",
+        evaluate(ip, s, 0.5),
+        identity_fpr(ip, s, 0.5, ["neutral"]),
+    )
     if hatecheck is not None and hatecheck.exists():
         hc = load_probe(hatecheck)
         s = model.score(hc["text"].to_list())
@@ -107,12 +136,17 @@ def write_card(model: ToxicityModel, info: dict, path: Path, hatecheck: Path | N
             "HateCheck (Röttger et al. 2021, CC BY 4.0; evaluation only)",
             evaluate(hc, s, 0.5),
             identity_fpr(hc, s, 0.5, ["ident_neutral_nh", "ident_pos_nh"]),
+            identity_fpr(hc, s, 0.5, NO_SLUR),
         )
     lines += [
         "## Limits",
         "",
-        "English only. A bag of n-grams: it cannot read negation or quotation reliably (counter-speech "
-        "that quotes hate is often flagged) and misses hate in words it never saw. Offensive language "
+        "English only. A bag of n-grams: negation and reporting are read only as scopes (after a negator or "
+        "a reporting word up to the next punctuation or 'but'; double quotes), so counter-speech "
+        "worded unlike its training data is still often flagged, hate after a reporting word ('my dad said "
+        "X are vermin and he is right') or in bare quotes is often missed, and it misses hate in words it never saw. Reclaimed slurs "
+        "and slur homonyms are flagged (HateCheck has them only for gay people, black people and women, "
+        "which widens the FPR spread over all non-hateful cases). Offensive language "
         "without a target (profanity) counts as toxic, as in the Davidson labels. Identity terms outside "
         "the lexicon (`curation/identity.py`) are not masked.",
         "",

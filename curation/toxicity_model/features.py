@@ -42,9 +42,25 @@ _SALT_WORD = np.uint64(0x51ED27A3C1B2F00D)
 _SALT_BIGRAM = np.uint64(0x2545F4914F6CDD1D)
 _SALT_ID = np.uint64(0x3C6EF372FE94F82B)
 _SALT_NEG = np.uint64(0x6A09E667F3BCC909)
+_SALT_SCOPE = (
+    np.uint64(0),
+    np.uint64(0xBB67AE8584CAA73B),
+    np.uint64(0xA54FF53A5F1D36F1),
+)  # -, negated, reported
 _BREAKS = np.zeros(256, dtype=bool)  # bytes that end a clause (negation scope)
 _BREAKS[list(b".!?;:,\n")] = True
-NEGATORS = ("not", "no", "never", "nobody", "none", "nothing", "nor", "neither", "t", "cannot", "without")
+NEGATORS = (
+    "not", "no", "never", "nobody", "none", "nothing", "nor", "neither", "t", "cannot", "without", "refuse",
+    "refuses", "stop",
+)  # fmt: skip
+# words that introduce someone else's words: what follows them in the clause is reported, not asserted
+REPORTERS = (
+    "say", "says", "said", "saying", "claim", "claims", "claimed", "claiming", "write", "writes", "wrote",
+    "writing", "written", "post", "posted", "posting", "tweet", "tweeted", "shout", "shouted", "shouting",
+    "chant", "chanted", "chanting", "insist", "insists", "insisted", "insisting", "idea", "myth", "notion", "slogan", "slogans", "quote", "quoted", "quotes", "quoting", "reading", "told",
+    "telling", "tell", "tells", "calling", "statements", "comments", "comment", "remarks", "phrase",
+    "thinks", "believe", "believes", "suggest", "suggests", "suggesting", "repeating", "repeat", "claim",
+)  # fmt: skip
 _MASK_HASH: np.uint64  # set below, once _hashes is defined
 
 
@@ -57,25 +73,36 @@ class FeatureConfig:
     max_chars: int = 2000  # characters of each text that are featurised
     norm: int = 2  # each occurrence counts 1/count^(1/norm): 2 → 1/sqrt(count), 1 → 1/count (a mean)
     identity_words: int = 1  # 1: in texts that mention a group, each word also counts as "word near a group"
-    negation: int = 0
+    negation: int = 0  # 1: a word after "not", "no", "never", "n't"... in its clause is a different unigram
     long_chars: int = 512  # beyond this many char n-grams (words: long_words) a text's score is its mean,
-    long_words: int = 64  # so long documents score like tweet-length text instead of drifting with length  # 1: a word after "not", "no", "never", "n't"... in its clause is a different unigram
+    long_words: int = 64  # so long documents score like tweet-length text instead of drifting with length
+    scope: int = 0  # 1: n-grams in a negated, reported or quoted stretch are different features
+    neg_window: int = 0  # a negation's scope: at most this many words (0: to the end of the clause)
+    neg_stop_group: int = 0  # 1: a group mention ends a negation's scope ("no doubt <group> are ...")
+    neg_idioms: int = 0  # 1: a negator followed within 3 words by "doubt", "wonder", "lie"... negates nothing
 
     def to_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
 
 
-def prepare(texts: list[str], max_chars: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The cleaned bytes of all texts, one space between texts and at both ends, and each byte's text index
-    (the space before a text belongs to it), and each byte's clause number (punctuation starts a clause)."""
+def prepare(texts: list[str], max_chars: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The cleaned bytes of all texts, one space between texts and at both ends, each byte's text index
+    (the space before a text belongs to it), each byte's clause number (punctuation starts a clause) and
+    whether it is inside double quotes."""
     joined = "\n".join(t[:max_chars].replace("\n", " ") for t in texts)
-    joined = _NOISE.sub(" ", mask_lower(joined.lower()))
+    joined = _NOISE.sub(" ", mask_lower(joined.lower())).replace("\u201c", '"').replace("\u201d", '"')
     raw = np.frombuffer(joined.encode("utf-8", "replace"), dtype=np.uint8)
     b = np.concatenate([np.array([32], np.uint8), _KEEP[raw], np.array([32], np.uint8)])
     sep = b == 10
     owner = np.cumsum(sep, dtype=np.int64)
     b[sep] = 32
-    return b, owner, np.cumsum(np.concatenate([[False], _BREAKS[raw], [False]]), dtype=np.int64)
+    clause = np.cumsum(np.concatenate([[False], _BREAKS[raw], [False]]), dtype=np.int64)
+    mark = np.concatenate([[0], raw == 34, [0]]).astype(np.int64)  # '"'
+    qc = np.cumsum(mark)
+    starts = np.minimum(np.searchsorted(owner, np.arange(len(texts))), len(qc) - 1)  # texts' first bytes
+    base = qc[starts] - mark[starts]
+    quoted = ((qc - base[owner]) % 2 == 1) | (mark > 0)
+    return b, owner, clause, quoted
 
 
 def _hashes(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,18 +129,26 @@ def _word_hash(word: str) -> np.uint64:
         return ((c[len(b) - 1] - c[1]) * ppow[len(b) - 2]) ^ _SALT_WORD
 
 
-def _negated(wh: np.ndarray, wclause: np.ndarray) -> np.ndarray:
-    """Words after a negator in the same clause (the negator itself excluded)."""
-    neg = np.isin(wh, _NEG_HASHES)
-    cum = np.cumsum(neg)
+def _negated(
+    wh: np.ndarray, wclause: np.ndarray, cues: np.ndarray | None = None, window: int = 0, idioms: int = 0
+) -> np.ndarray:
+    """Words after a cue (default: a negator) in the same clause (the cue itself excluded), at most `window`
+    words after it (0: to the end of the clause)."""
+    neg = np.isin(wh, _NEG_HASHES if cues is None else cues)
+    if cues is None and idioms:  # "no doubt", "not gonna lie", "never forget", "can't deny": no negation
+        idiom = np.isin(wh, _IDIOM_HASHES)
+        for k in (1, 2, 3):
+            neg[:-k] &= ~idiom[k:]
+    idx = np.arange(len(wh))
+    last = np.maximum.accumulate(np.where(neg, idx, -1))  # the latest cue at or before each word
     first = np.searchsorted(wclause, wclause, side="left")  # first word of each word's clause
-    before = cum - neg - np.where(first > 0, cum[first - 1], 0)
-    return (before > 0) & ~neg
+    inside = (last >= first) & ~neg
+    return inside & (idx - last <= window) if window else inside
 
 
 def ngrams(texts: list[str], cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(text index, bucket, value) of every n-gram occurrence of every text."""
-    b, owner, clause = prepare(texts, cfg.max_chars)
+    b, owner, clause, quoted = prepare(texts, cfg.max_chars)
     c, ppow = _hashes(b)
     n = len(b)
     space = b == 32
@@ -139,9 +174,22 @@ def ngrams(texts: list[str], cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray
             pos.append(ok)
             keys.append(h[ok])
             kinds.append(np.zeros(len(ok), np.int8))
+        wsalt = np.zeros(len(ws), np.uint64)  # per word: 0, or the salt of its scope
+        if cfg.scope and len(ws):  # n-grams in a negated or reported stretch become different features
+            wclause = clause[ws] + np.cumsum(np.isin(wh, _BREAK_HASHES))  # "but" starts a clause
+            nclause = wclause + np.cumsum(ident) if cfg.neg_stop_group else wclause
+            wsc = np.where(_negated(wh, nclause, None, cfg.neg_window, cfg.neg_idioms), 1, 0)
+            wsc = np.where(wsc == 0, np.where(_negated(wh, wclause, _REP_HASHES) | quoted[ws], 2, 0), wsc)
+            wsalt = np.array(_SALT_SCOPE, np.uint64)[wsc]
+            start = np.zeros(n + 1, np.int64)
+            start[ws] = 1
+            bsalt = wsalt[np.maximum(np.cumsum(start) - 1, 0)]  # per byte: its word's salt
+            for i in range(len(pos)):  # the char n-grams; byte p + 1 is inside the word a gram starts in
+                keys[i] = keys[i] ^ bsalt[pos[i] + 1]
         uni = wh
         if cfg.negation and len(ws):
             uni = np.where(_negated(wh, clause[ws]), wh ^ _SALT_NEG, wh)
+        uni = uni ^ wsalt
         pos.append(ws[~ident])
         keys.append(uni[~ident])
         kinds.append(np.ones(int((~ident).sum()), np.int8))
@@ -150,12 +198,12 @@ def ngrams(texts: list[str], cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray
             has[owner[ws[ident]]] = True
             near = np.flatnonzero(~ident & has[owner[ws]])
             pos.append(ws[near])
-            keys.append(wh[near] ^ _SALT_ID)
+            keys.append(wh[near] ^ _SALT_ID ^ wsalt[near])
             kinds.append(np.ones(len(near), np.int8))
         if cfg.word_ngrams >= 2 and len(ws) > 1:
             same = np.flatnonzero(owner[ws[1:]] == owner[ws[:-1]])
             pos.append(ws[same])
-            keys.append((wh[same] * _SALT_BIGRAM + wh[same + 1]) ^ _SALT_BIGRAM)
+            keys.append((wh[same] * _SALT_BIGRAM + wh[same + 1]) ^ _SALT_BIGRAM ^ wsalt[same + 1])
             kinds.append(np.ones(len(same), np.int8))
         doc = owner[np.concatenate(pos)]
         bucket = ((np.concatenate(keys) * _MIX) >> np.uint64(64 - cfg.bits)).astype(np.int64)
@@ -189,3 +237,11 @@ def logits(texts: list[str], cfg: FeatureConfig, weights: np.ndarray, bias: floa
 
 _MASK_HASH = _word_hash(MASK)
 _NEG_HASHES = np.array([_word_hash(w) for w in NEGATORS], dtype=np.uint64)
+_REP_HASHES = np.array([_word_hash(w) for w in REPORTERS], dtype=np.uint64)
+# words that, up to 3 words after a negator, make it an idiom that asserts ("no doubt", "not gonna lie")
+IDIOMS = (
+    "doubt", "wonder", "joke", "joking", "kidding", "lie", "lying", "question", "forget", "deny", "denying",
+    "only", "surprise", "surprised", "secret", "mistake", "exaggeration", "offense", "offence",
+)  # fmt: skip
+_IDIOM_HASHES = np.array([_word_hash(w) for w in IDIOMS], dtype=np.uint64)
+_BREAK_HASHES = np.array([_word_hash(w) for w in ("but", "however", "although", "though")], dtype=np.uint64)

@@ -4,7 +4,9 @@ Training data (all offline, all licensed; see `MODEL_CARD.md`):
 - Davidson et al. 2017 tweets (MIT): hate speech and offensive language → toxic, neither → not toxic. The
   200 rows shipped in `data/toxicity/davidson_sample.csv` are left out, so tests score unseen tweets;
 - the templated identity statements of `templates.py` (written for mixloom): plain-word hate, neutral and
-  positive mentions, counter-speech, for every group of the lexicon;
+  positive mentions, for every group of the lexicon; and those of `speech.py`: counter-speech that quotes or
+  reports hate, denials, negated kindness, implicit hate without slurs, neutral facts, short mentions; a
+  share of both with one spelling change (`typo`);
 - Wikipedia sentences (WikiText-2 test split, CC BY-SA 3.0) as everyday non-toxic text, when available.
 
 Debiasing, in order:
@@ -32,7 +34,7 @@ import numpy as np
 import polars as pl
 
 from curation.identity import GROUP_NAMES, find_groups, swap
-from curation.toxicity_model import templates
+from curation.toxicity_model import speech, templates
 from curation.toxicity_model.features import FeatureConfig, matrix
 
 
@@ -44,12 +46,14 @@ class BuildConfig:
     hatecheck: Path | None = None  # only to decontaminate: training texts equal to a case are dropped
     seed: int = 0
     counterfactual: int = 2  # swapped copies per identity-mentioning tweet
-    per_group: int = 300  # templated sentences per group and kind
+    per_group: int = 450  # templated sentences per group and kind
+    per_group_speech: int = 150  # counter-speech, denial, implicit-hate... sentences per group and kind
+    typos: float = 0.1  # share of templated sentences also added with one spelling change (both labels)
     wiki_sentences: int = 4000
     heldout: float = 0.2
-    target_precision: float = 0.85
-    c: float = 0.5  # inverse regularisation strength of the logistic regression
-    features: FeatureConfig = field(default_factory=FeatureConfig)
+    target_precision: float = 0.8
+    c: float = 1.0  # inverse regularisation strength of the logistic regression
+    features: FeatureConfig = field(default_factory=lambda: FeatureConfig(scope=1, neg_idioms=1))
 
 
 def _norm(t: str) -> str:
@@ -59,6 +63,34 @@ def _norm(t: str) -> str:
 def _heldout(text: str, seed: int, frac: float) -> bool:
     h = hashlib.blake2b(f"{seed}:{text}".encode(), digest_size=8).digest()
     return int.from_bytes(h, "little") / 2**64 < frac
+
+
+LEET = str.maketrans("aeiost", "431057")
+
+
+def typo(text: str, rng: random.Random) -> str:
+    """One spelling change in one word that names no group: a letter dropped, two swapped, leetspeak, a space
+    added inside the word or removed before it (obfuscated hate must still score as hate, and a typo in a
+    kind sentence must not make it toxic: the same share of both labels gets one)."""
+    words = text.split(" ")
+    idx = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha() and not find_groups(w)]
+    if not idx:
+        return text
+    i = rng.choice(idx)
+    w, j = words[i], rng.randrange(1, len(words[i]) - 1)
+    op = rng.randrange(5)
+    if op == 0:
+        w = w[:j] + w[j + 1 :]
+    elif op == 1:
+        w = w[: j - 1] + w[j] + w[j - 1] + w[j + 1 :]
+    elif op == 2:
+        w = w.translate(LEET)
+    elif op == 3:
+        w = w[:j] + " " + w[j:]
+    elif i > 0:
+        words[i - 1], w = words[i - 1] + w, ""
+    words[i] = w
+    return " ".join(x for x in words if x)
 
 
 def wiki_sentences(path: Path, n: int, seed: int) -> list[str]:
@@ -98,6 +130,17 @@ def dataset(cfg: BuildConfig) -> pl.DataFrame:
             rows.append(
                 dict(text=ex.text, label=ex.label, kind=ex.kind, group=ex.group, heldout=split == "heldout")
             )
+        n = cfg.per_group_speech if split == "train" else max(5, cfg.per_group_speech // 5)
+        for ex in speech.render(split, n, cfg.seed):
+            rows.append(
+                dict(text=ex.text, label=ex.label, kind=ex.kind, group=ex.group, heldout=split == "heldout")
+            )
+    if cfg.typos:
+        rows += [
+            {**r, "text": typo(r["text"], rng), "kind": "typo"}
+            for r in rows
+            if r["kind"] not in ("davidson", "counterfactual", "wiki") and rng.random() < cfg.typos
+        ]
     if cfg.wiki is not None and cfg.wiki.exists():
         for s in wiki_sentences(cfg.wiki, cfg.wiki_sentences, cfg.seed):
             rows.append(

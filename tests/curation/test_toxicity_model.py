@@ -87,7 +87,8 @@ def test_build_offline_on_the_sample(tmp_path):
     cfg = BuildConfig(
         davidson=ROOT / "data" / "toxicity" / "davidson_sample.csv",
         per_group=15,
-        features=FeatureConfig(bits=16),
+        per_group_speech=5,
+        features=FeatureConfig(bits=16, scope=1),
     )
     info = build(cfg, tmp_path / "m.npz")
     model = load(str(tmp_path / "m.npz"))
@@ -114,8 +115,16 @@ def test_no_hatecheck_case_in_training_data(shared_data):
     texts = dataset(cfg)["text"].to_list()
     assert len(texts) > 30000
     assert not [t for t in texts if _norm(t) in cases]
-    # the templates themselves (before decontamination) share no sentence with HateCheck either
-    rendered = {_norm(e.text) for s in ("train", "heldout") for e in templates.render(s, 300)}
+    # the generators themselves (before decontamination) share no sentence with HateCheck either
+    from curation.toxicity_model import speech
+    from curation.toxicity_model.implicit_probe import probe
+
+    rendered = {
+        _norm(e.text) for s in ("train", "heldout") for e in templates.render(s, 300) + speech.render(s, 150)
+    }
+    rendered |= {
+        _norm(t) for t in probe()["text"].to_list()
+    }  # the implicit-hate probe is not HateCheck either
     assert not rendered & cases
 
 
