@@ -6,6 +6,7 @@ mutation check (scripts/mutation.sh) can run it for every mutant of mixloom/orch
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -272,3 +273,58 @@ def test_run_alone_validates_then_runs_one_stage(fakes):
     assert stage is SRC and result == {"n": 1} and layout.root == fakes / "run"
     with pytest.raises(KeyError, match="unknown stage 'nope'"):
         run_alone(path, "nope")
+
+
+def test_cli_plan_table_and_json(fakes, capsys):
+    from mixloom.cli import main
+
+    path = fakes / "recipe.yaml"
+    _recipe(fakes)
+    assert main(["plan", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"run graph of units ({fakes / 'run'})" in out
+    assert "zz.src" in out and "will run: never ran" in out and "a.txt" in out
+    assert main(["plan", str(path), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == ["zz.src", "zz.mid", "zz.sink"]
+    assert rows[1]["reads"] == ["zz.src.out", str(fakes / "a.txt")] and rows[1]["why"] == "never ran"
+    assert set(rows[0]) == {"name", "key", "reads", "run", "why"}
+
+
+def test_cli_run_with_overrides_only_and_report(fakes, capsys, monkeypatch):
+    from mixloom.cli import main
+
+    monkeypatch.setenv("MIXLOOM_VERBOSE", "")  # records the variable so that --verbose is undone after
+    monkeypatch.delenv("MIXLOOM_VERBOSE")
+    path = fakes / "recipe.yaml"
+    _recipe(fakes)
+    assert main(["run", str(path), "--only", "zz.src", "--set", "seed=4"]) == 0
+    err = capsys.readouterr().err
+    assert "zz.src: ran in" in err and "zz.mid: not selected" in err and "report:" in err
+    assert RAN == ["zz.src"]
+    assert json.loads((fakes / "run" / ".mixloom-state.json").read_text())["zz.src"]["parts"]["section"]
+    assert main(["plan", str(path), "--set", "seed=4", "--json"]) == 0
+    assert [r["run"] for r in json.loads(capsys.readouterr().out)] == [False, True, True]
+    assert main(["plan", str(path), "--json"]) == 0  # without the override the seed differs: all run
+    assert [r["run"] for r in json.loads(capsys.readouterr().out)] == [True, True, True]
+    assert main(["run", str(path), "--verbose", "--only", "zz.mid", "--out", str(fakes / "other")]) == 0
+    assert os.environ.get("MIXLOOM_VERBOSE") == "1"
+    assert (fakes / "other" / "zz" / "mid" / "out.txt").exists()
+    capsys.readouterr()
+    assert main(["report", str(fakes / "run"), "--out", str(fakes / "rep")]) == 0
+    assert capsys.readouterr().out.strip() == str(fakes / "rep" / "index.html")
+    assert "<p>zz.src 1</p>" in (fakes / "rep" / "index.html").read_text()
+
+
+def test_cli_errors_are_one_line_with_exit_2(fakes, capsys):
+    from mixloom.cli import main
+
+    assert main([]) == 2
+    assert "no command given; commands: " in capsys.readouterr().err
+    assert main(["plan", str(fakes / "missing.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "missing.yaml" in err and "Traceback" not in err
+    assert main(["nosuchcommand"]) == 2
+    assert "No such command 'nosuchcommand'" in capsys.readouterr().err
+    assert main(["run", str(_recipe(fakes).path), "--set", "nokey"]) == 2
+    assert "--set" in capsys.readouterr().err
