@@ -11,7 +11,6 @@ the run fails with the numbers, or, with `allow_shortfall`, takes the cap and re
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -83,6 +82,8 @@ def plan_mix(
     """
     unit = pl.col("tokens") if mix.unit == "tokens" else pl.lit(1, dtype=pl.Int64)
     docs, aug = split_augmented(docs.with_columns(unit.cast(pl.Float64).alias("_u")))
+    if docs["_u"].is_null().any() or docs["_u"].is_nan().any():
+        raise UserError("mix: token counts are missing")
     per_src = docs.group_by("source").agg(pl.col("_u").sum(), pl.col("domain").first()).sort("source")
     avail = dict(zip(per_src["source"], per_src["_u"], strict=True))
     domain_of = dict(zip(per_src["source"], per_src["domain"], strict=True))
@@ -190,8 +191,6 @@ def plan_mix(
     if not report["within_tolerance"] and not mix.allow_shortfall:
         raise MixError(_tolerance_message(report, mix), report)
     sel = pl.concat(selections) if selections else pl.DataFrame(schema={"id": pl.String, "copies": pl.Int32})
-    if math.isnan(total):
-        raise UserError("mix: token counts are missing")
     return sel, report
 
 

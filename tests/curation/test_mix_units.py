@@ -215,3 +215,14 @@ def test_augmented_copies_stand_in_for_repeats_up_to_their_share():
     assert len(aug) == 5 and all(_copies(sel)[i] == 1 for i in aug)
     same, _ = plan_mix(docs.reverse(), mix, seed=1, aug_share={"fin": 0.25})
     assert _copies(same) == _copies(sel)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), None])
+def test_missing_token_counts_are_one_clear_error(bad):
+    docs = _docs(TWO).with_columns(pl.col("tokens").cast(pl.Float64))
+    docs = docs.with_columns(pl.when(pl.col("id") == "w/3").then(bad).otherwise("tokens").alias("tokens"))
+    mix = Mix(budget=400, shares={"fin": 0.5, "gen": 0.5}, allow_shortfall=True)
+    with pytest.raises(UserError, match="^mix: token counts are missing$"):
+        plan_mix(docs, mix, seed=1)
+    by_docs = Mix(unit="docs", budget=40, shares={"fin": 0.5, "gen": 0.5})
+    assert plan_mix(docs, by_docs, seed=1)[1]["achieved_total"] == 40  # counting documents needs no tokens
