@@ -328,3 +328,22 @@ def test_cli_errors_are_one_line_with_exit_2(fakes, capsys):
     assert "No such command 'nosuchcommand'" in capsys.readouterr().err
     assert main(["run", str(_recipe(fakes).path), "--set", "nokey"]) == 2
     assert "--set" in capsys.readouterr().err
+
+
+def test_graph_errors_name_the_recipe_file_and_the_stage(fakes):
+    recipe = _recipe(fakes)
+    READS["zz.src"] = ["zz.sink"]
+    with pytest.raises(RecipeError) as e:
+        build_graph(recipe)
+    assert str(e.value) == (
+        f"{fakes / 'recipe.yaml'}: (stages): the stages read each other in a cycle: "
+        "zz.sink ← zz.mid/zz.src, zz.mid ← zz.src, zz.src ← zz.sink"
+    )
+    READS["zz.src"] = []
+    del PARAMS["zz.src"]
+    with pytest.raises(RecipeError) as e:
+        build_graph(_recipe(fakes))
+    assert str(e.value) == (
+        f"{fakes / 'recipe.yaml'}: zz.sink: reads 'zz.src.out', which the stage 'zz.src' produces, but this "
+        "recipe does not configure it; fix: add a `zz.src` section or give a path instead of 'zz.src.out'"
+    )
