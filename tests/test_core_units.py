@@ -188,3 +188,55 @@ def test_registry_loads_lazily_and_names_what_it_knows():
     reg.register("broken", "no_such_module_zz:x")
     with pytest.raises(ModuleNotFoundError):
         reg.get("broken")
+
+
+# -- progress display --------------------------------------------------------------------------------
+@pytest.fixture
+def terminal(monkeypatch):
+    """mixloom.progress's console writing to a string as if it were a terminal."""
+    import io
+
+    from rich.console import Console
+
+    from mixloom import progress
+
+    buf = io.StringIO()
+    monkeypatch.setattr(progress, "console", Console(file=buf, force_terminal=True, width=120))
+    monkeypatch.delenv("MIXLOOM_QUIET", raising=False)
+    return buf
+
+
+def test_progress_bars_show_on_a_terminal(terminal, monkeypatch):
+    from mixloom import progress
+
+    assert list(progress.track(range(3), "lsh bands")) == [0, 1, 2]
+    with progress.progress_bar("shards", 2) as advance:
+        advance()
+        advance()
+    with progress.step_progress("train.pretrain", 4) as update:
+        update(2, loss=1.23456, tokens_per_s=1234.4)
+        update(4)
+    out = terminal.getvalue()
+    assert "lsh bands" in out and "3/3" in out and "shards" in out and "2/2" in out
+    assert "step 4/4" in out and "loss 1.235" in out and "1,234 tokens/s" in out
+    monkeypatch.setenv("MIXLOOM_QUIET", "1")
+    terminal.truncate(0)
+    assert list(progress.track([5, 6], "quiet")) == [5, 6]
+    with progress.step_progress("quiet", 2) as update:
+        update(1, loss=0.5)
+    assert terminal.getvalue().strip("\x00") == ""
+
+
+def test_stage_defaults(tmp_path):
+    from mixloom.recipe import parse_recipe
+    from mixloom.stage import Stage
+
+    class Bare(Stage):
+        name = "generate"
+
+    r = parse_recipe({"name": "r", "seed": 3}, tmp_path / "r.yaml")
+    s, lay = Bare(), RunLayout(tmp_path)
+    assert not s.enabled(r) and s.section(r, lay) == {"section": None, "seed": 3}
+    assert s.validate(r) is None and s.reads(r) == [] and s.report(lay) == [] and s.summary({"x": 1}) == ""
+    with pytest.raises(NotImplementedError):
+        s.run(r, lay)
