@@ -239,8 +239,9 @@ def test_a_cycle_and_an_unconfigured_producer_are_recipe_errors(fakes):
 
 def test_an_existing_path_wins_over_a_reference_and_self_reads_are_no_edge(fakes):
     (fakes / "zz.src.out").write_text("a file named like a reference")
-    READS["zz.src"] = ["zz.src.cache"]
+    READS["zz.src"] = ["zz.src.cache", "a.txt"]  # its own output, then a file: both read, no self-edge
     nodes = {n.name: n for n in build_graph(_recipe(fakes))}
+    assert nodes["zz.src"].files == [fakes / "a.txt"] and nodes["zz.src"].refs == []
     assert nodes["zz.mid"].files == [fakes / "zz.src.out", fakes / "a.txt"]
     assert nodes["zz.mid"].deps == [] and nodes["zz.src"].deps == []
     assert nodes["zz.sink"].deps == ["zz.mid"]
