@@ -23,6 +23,8 @@ from mixloom.stage import Section, Stage
 PARAMS: dict[str, object] = {}  # each fake stage's "recipe section" (its cache key), set by the tests
 READS: dict[str, list[str]] = {}
 RAN: list[str] = []
+SEEDS: list[int] = []  # the recipe seed each run saw
+VALIDATED: list[str] = []
 
 
 class Fake(Stage):
@@ -40,8 +42,12 @@ class Fake(Stage):
     def reads(self, recipe: Recipe) -> list[str]:
         return list(READS.get(self.name, []))
 
+    def validate(self, recipe: Recipe):
+        VALIDATED.append(recipe.name)
+
     def run(self, recipe, layout):
         RAN.append(self.name)
+        SEEDS.append(recipe.seed)
         out = layout.stage_dir(self.name)
         out.mkdir(parents=True, exist_ok=True)
         (out / "out.txt").write_text(f"{self.name} {PARAMS[self.name]}")
@@ -72,6 +78,8 @@ def fakes(tmp_path):
     READS.clear()
     READS.update({"zz.mid": ["zz.src.out", "a.txt"], "zz.sink": ["zz.mid", "zz.src.out"]})
     RAN.clear()
+    SEEDS.clear()
+    VALIDATED.clear()
     yield tmp_path
     for stage in (SINK, MID, SRC):
         STAGES.unregister(stage.name)
@@ -272,6 +280,8 @@ def test_run_alone_validates_then_runs_one_stage(fakes):
     _recipe(fakes)
     stage, result, layout = run_alone(path, "zz.src")
     assert stage is SRC and result == {"n": 1} and layout.root == fakes / "run"
+    assert VALIDATED == ["units"] and SEEDS == [0] and (fakes / "run" / "zz" / "src" / "out.txt").exists()
+    assert run_alone(path, "zz.mid", out=fakes / "else")[2].root == fakes / "else"
     with pytest.raises(KeyError, match="unknown stage 'nope'"):
         run_alone(path, "nope")
 
@@ -348,3 +358,9 @@ def test_graph_errors_name_the_recipe_file_and_the_stage(fakes):
         f"{fakes / 'recipe.yaml'}: zz.sink: reads 'zz.src.out', which the stage 'zz.src' produces, but this "
         "recipe does not configure it; fix: add a `zz.src` section or give a path instead of 'zz.src.out'"
     )
+
+
+def test_a_run_directory_is_made_with_its_parents(fakes):
+    summary = run_recipe(_recipe(fakes, seed=9), out=fakes / "deep" / "er" / "run")
+    assert summary["zz.sink"].startswith("ran") and SEEDS == [9, 9, 9]
+    assert (fakes / "deep" / "er" / "run" / ".mixloom-state.json").exists()
