@@ -37,7 +37,13 @@ class Fake(Stage):
         return self.name in PARAMS
 
     def section(self, recipe, layout):
-        return {"params": PARAMS[self.name], "seed": recipe.seed}
+        """Like a stage whose key covers a decision log in the run directory (e.g. review's)."""
+        log = layout.root / f"{self.name}.decisions"
+        return {
+            "params": PARAMS[self.name],
+            "seed": recipe.seed,
+            "log": log.read_text() if log.exists() else "",
+        }
 
     def reads(self, recipe: Recipe) -> list[str]:
         return list(READS.get(self.name, []))
@@ -364,3 +370,28 @@ def test_a_run_directory_is_made_with_its_parents(fakes):
     summary = run_recipe(_recipe(fakes, seed=9), out=fakes / "deep" / "er" / "run")
     assert summary["zz.sink"].startswith("ran") and SEEDS == [9, 9, 9]
     assert (fakes / "deep" / "er" / "run" / ".mixloom-state.json").exists()
+
+
+def test_what_a_run_prints_and_records(fakes, capsys):
+    import re
+    import time
+
+    t0 = time.time()
+    summary = run_recipe(_recipe(fakes), force=True)
+    t1 = time.time()
+    err = capsys.readouterr().err
+    assert "zz.src … (forced)" in err and "zz.sink … (forced)" in err  # even where it never ran
+    assert re.fullmatch(r"ran in \d+\.\ds", summary["zz.sink"]) and summary["zz.src"].endswith("s: n=1")
+    state = json.loads((fakes / "run" / ".mixloom-state.json").read_text())
+    for name in ("zz.src", "zz.mid", "zz.sink"):
+        rec = state[name]
+        assert isinstance(rec["seconds"], float) and 0 <= rec["seconds"] <= t1 - t0 + 0.01
+        assert rec["seconds"] == round(rec["seconds"], 2) and t0 <= rec["finished"] <= t1
+    run_recipe(_recipe(fakes))
+    assert "zz.src: unchanged, cached" in capsys.readouterr().err
+    (fakes / "run" / "zz.src.decisions").write_text("item 3: rejected")  # the run's own input changed
+    assert _plan(fakes)["zz.src"].why == "its recipe section changed"
+    run_recipe(_recipe(fakes))
+    err = " ".join(capsys.readouterr().err.split())
+    assert "zz.src … (its recipe section changed)" in err
+    assert "zz.mid … (reads zz.src, which will run)" in err
