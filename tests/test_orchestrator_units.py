@@ -395,3 +395,36 @@ def test_what_a_run_prints_and_records(fakes, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert "zz.src … (its recipe section changed)" in err
     assert "zz.mid … (reads zz.src, which will run)" in err
+
+
+def test_why_names_at_most_three_changed_files(fakes):
+    files = [fakes / f"f{i}.txt" for i in range(5)]
+    for f in files:
+        f.write_text("old")
+    READS["zz.src"] = [str(f) for f in files]
+    run_recipe(_recipe(fakes))
+    for f in files[:4]:
+        f.write_text("new!")
+    assert _plan(fakes)["zz.src"].why == "input changed: f0.txt, f1.txt, f2.txt"
+
+
+def test_a_state_file_from_an_older_version_reads_as_changed(fakes):
+    """Entries without `parts` (or without its `files`/`deps`) mean: rerun, with a reason, no crash."""
+    run_recipe(_recipe(fakes))
+    state_path = fakes / "run" / ".mixloom-state.json"
+    good = json.loads(state_path.read_text())
+
+    def plan_with(stage: str, drop: str | None):
+        state = json.loads(json.dumps(good))
+        state[stage]["key"] = "old"
+        if drop is None:
+            del state[stage]["parts"]
+        else:
+            del state[stage]["parts"][drop]
+        state_path.write_text(json.dumps(state))
+        return _plan(fakes)[stage].why
+
+    assert plan_with("zz.src", None) == "its recipe section changed"
+    assert plan_with("zz.mid", "files") == "input changed: a.txt"
+    assert plan_with("zz.sink", "deps") == "reads zz.mid, zz.src, which changed"
+    assert run_recipe(_recipe(fakes))["zz.sink"].startswith("ran")
