@@ -428,3 +428,14 @@ def test_a_state_file_from_an_older_version_reads_as_changed(fakes):
     assert plan_with("zz.mid", "files") == "input changed: a.txt"
     assert plan_with("zz.sink", "deps") == "reads zz.mid, zz.src, which changed"
     assert run_recipe(_recipe(fakes))["zz.sink"].startswith("ran")
+
+
+def test_plan_reuses_the_runs_checksums_and_honours_out(fakes, monkeypatch):
+    """`plan` on a large corpus must not re-read files whose size and mtime are unchanged."""
+    other = fakes / "elsewhere"
+    run_recipe(_recipe(fakes), out=other)
+    calls = []
+    real = orchestrator.file_checksum
+    monkeypatch.setattr(orchestrator, "file_checksum", lambda p: calls.append(p) or real(p))
+    assert [s.run for s in plan(_recipe(fakes), out=other)] == [False, False, False] and calls == []
+    assert [s.run for s in plan(_recipe(fakes))] == [True, True, True]  # the recipe's own output: never ran
