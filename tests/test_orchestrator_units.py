@@ -221,6 +221,10 @@ def test_plan_lists_at_most_three_files(fakes):
     READS["zz.src"] = [str(fakes / f"f{i}.txt") for i in range(5)]
     reads = _plan(fakes)["zz.src"].reads
     assert reads == [str(fakes / f"f{i}.txt") for i in range(3)] + ["… 2 more files"]
+    READS["zz.src"] = READS["zz.src"][:4]
+    assert _plan(fakes)["zz.src"].reads[3:] == ["… 1 more files"]
+    READS["zz.src"] = READS["zz.src"][:3]
+    assert _plan(fakes)["zz.src"].reads == [str(fakes / f"f{i}.txt") for i in range(3)]
 
 
 def test_checksums_are_reused_while_size_and_mtime_hold(tmp_path, monkeypatch):
