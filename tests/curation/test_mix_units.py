@@ -226,3 +226,40 @@ def test_missing_token_counts_are_one_clear_error(bad):
         plan_mix(docs, mix, seed=1)
     by_docs = Mix(unit="docs", budget=40, shares={"fin": 0.5, "gen": 0.5})
     assert plan_mix(docs, by_docs, seed=1)[1]["achieved_total"] == 40  # counting documents needs no tokens
+
+
+def test_take_edges():
+    assert _take(np.array([1.0]), 2) == (2, 0)  # a one-document source (unit: docs) repeats
+    assert _take(np.array([1.0]), 2.6) == (2, 1)
+    assert _take(np.array([0.0, 1.0]), 0) == (0, 0)  # no target takes nothing, not even an empty doc
+    assert _take(np.array([1.0, 2.0, 3.0]), 1.9) == (0, 1)  # 1 is 0.9 away, 3 is 1.1 away
+
+
+def test_sources_without_their_own_cap_get_the_default_four_epochs():
+    mix = Mix(budget=1000, shares={"fin": 0.5, "gen": 0.5}, max_epochs={"a": 1.0})
+    _, rep = plan_mix(_docs(TWO), mix, seed=1)
+    assert rep["sources"]["b"]["max_epochs"] == 4.0 and rep["sources"]["w"]["max_epochs"] == 4.0
+    assert rep["sources"]["a"]["max_epochs"] == 1.0
+
+
+def test_tolerance_message_names_the_source_furthest_from_its_target():
+    from curation.mix import _tolerance_message
+
+    src = {"docs_selected": 3, "epochs": 1.0, "max_epochs": 4.0}
+    report = {
+        "domains": {
+            "fin": {"achieved_share": 0.3, "target_share": 0.25},
+            "gen": {"achieved_share": 0.72, "target_share": 0.75},
+            "web": {"achieved_share": 0.0, "target_share": 0.0},
+        },
+        "sources": {
+            "large": {**src, "domain": "fin", "achieved": 1000.0, "target": 1001.0},
+            "small": {**src, "domain": "fin", "achieved": 90.0, "target": 40.0},
+            "other": {**src, "domain": "gen", "achieved": 10.0, "target": 900.0},
+        },
+    }
+    msg = _tolerance_message(report, Mix(budget=10, shares={"fin": 0.5, "gen": 0.5}, unit="docs"))
+    assert msg.startswith(
+        "mix: domain 'fin' is at 30.00% of the mix, target 25.00% (+5.00 points; mix.tolerance is 1.00 points); "
+        "its source 'small' reached 90 of a 40 docs target (3 documents, 1.00 epochs, max_epochs 4)"
+    )
