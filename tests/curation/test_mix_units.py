@@ -263,3 +263,17 @@ def test_tolerance_message_names_the_source_furthest_from_its_target():
         "mix: domain 'fin' is at 30.00% of the mix, target 25.00% (+5.00 points; mix.tolerance is 1.00 points); "
         "its source 'small' reached 90 of a 40 docs target (3 documents, 1.00 epochs, max_epochs 4)"
     )
+
+
+def test_a_source_left_out_of_mix_sources_gets_nothing():
+    mix = Mix(budget=1000, shares={"fin": 0.5, "gen": 0.5}, sources={"fin": {"a": 1.0}})
+    sel, rep = plan_mix(_docs(TWO), mix, seed=1)
+    assert rep["sources"]["b"]["target"] == 0.0 and rep["sources"]["b"]["docs_selected"] == 0
+    assert not any(i.startswith("b/") for i in sel["id"]) and rep["sources"]["a"]["target"] == 500.0
+
+
+def test_a_dropped_domain_without_tokens_is_fine():
+    docs = _docs({**TWO, "z": ("empty", [0, 0])})
+    mix = Mix(budget=1000, shares={"fin": 0.5, "gen": 0.5, "empty": 0.0})
+    _, rep = plan_mix(docs, mix, seed=1)
+    assert rep["sources"]["z"]["target"] == 0.0 and rep["domains"]["empty"]["achieved"] == 0
