@@ -277,3 +277,17 @@ def test_a_dropped_domain_without_tokens_is_fine():
     mix = Mix(budget=1000, shares={"fin": 0.5, "gen": 0.5, "empty": 0.0})
     _, rep = plan_mix(docs, mix, seed=1)
     assert rep["sources"]["z"]["target"] == 0.0 and rep["domains"]["empty"]["achieved"] == 0
+
+
+def test_budget_max_skips_sources_with_no_weight():
+    mix = Mix(budget="max", shares={"fin": 0.5, "gen": 0.5}, sources={"fin": {"a": 1.0}}, max_epochs=1.0)
+    _, rep = plan_mix(_docs(TWO), mix, seed=1)
+    assert rep["budget"] == pytest.approx(400)  # a: 1 x 200 / (0.5 x 1.0); b (weight 0) sets no limit
+    assert rep["sources"]["b"]["achieved"] == 0
+
+
+def test_budget_max_when_no_source_can_contribute():
+    docs = _docs({"a": ("fin", [0, 0]), "w": ("gen", [5, 5])})
+    with pytest.raises(MixError) as e:
+        plan_mix(docs, Mix(budget="max", shares={"fin": 1.0, "gen": 0.0}), seed=1)
+    assert e.value.details["budget"] == 0.0 and e.value.details["achieved_total"] == 0
