@@ -67,6 +67,7 @@ def test_targets_split_the_budget_by_domain_share_and_available_tokens():
     assert rep["max_share_error"] == max(errs) and rep["within_tolerance"] is True
     assert "augmented_share" not in fin
     assert sel.columns == ["id", "copies"] and sel["copies"].dtype == pl.Int32
+    assert sel["copies"].min() == 1 and sel.height < 50  # only documents that are taken, each at least once
 
 
 def test_given_source_weights_and_repeats():
@@ -291,3 +292,25 @@ def test_budget_max_when_no_source_can_contribute():
     with pytest.raises(MixError) as e:
         plan_mix(docs, Mix(budget="max", shares={"fin": 1.0, "gen": 0.0}), seed=1)
     assert e.value.details["budget"] == 0.0 and e.value.details["achieved_total"] == 0
+
+
+def _with_copies(seed_docs: dict, copies_of: dict[str, int]) -> pl.DataFrame:
+    docs = _docs(seed_docs).with_columns(pl.lit(None, pl.String).alias("parent_id"))
+    extra = [
+        {"id": f"{s}/aug{i}", "source": s, "domain": seed_docs[s][0], "tokens": 10, "parent_id": f"{s}/0"}
+        for s, n in copies_of.items()
+        for i in range(n)
+    ]
+    return pl.concat([docs, pl.DataFrame(extra)], how="vertical_relaxed")
+
+
+def test_augmented_copies_follow_the_seed_and_only_their_domains_cap():
+    docs = _with_copies({"a": ("fin", [10] * 10), "w": ("gen", [10] * 40)}, {"a": 10, "w": 10})
+    mix = Mix(budget=400, shares={"fin": 0.5, "gen": 0.5})
+    picks = {}
+    for seed in (1, 2, 3):
+        sel, rep = plan_mix(docs, mix, seed=seed, aug_share={"fin": 0.25})
+        picks[seed] = sorted(i for i in sel["id"] if "aug" in i)
+        assert rep["sources"]["w"]["augmented_docs"] == 0  # gen has no cap given: none of its copies
+        assert all(i.startswith("a/") for i in picks[seed]) and len(picks[seed]) == 5
+    assert len({tuple(p) for p in picks.values()}) > 1
