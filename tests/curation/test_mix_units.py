@@ -278,6 +278,7 @@ def test_a_dropped_domain_without_tokens_is_fine():
     mix = Mix(budget=1000, shares={"fin": 0.5, "gen": 0.5, "empty": 0.0})
     _, rep = plan_mix(docs, mix, seed=1)
     assert rep["sources"]["z"]["target"] == 0.0 and rep["domains"]["empty"]["achieved"] == 0
+    assert rep["sources"]["z"]["epochs"] == 0.0
 
 
 def test_budget_max_skips_sources_with_no_weight():
@@ -292,6 +293,7 @@ def test_budget_max_when_no_source_can_contribute():
     with pytest.raises(MixError) as e:
         plan_mix(docs, Mix(budget="max", shares={"fin": 1.0, "gen": 0.0}), seed=1)
     assert e.value.details["budget"] == 0.0 and e.value.details["achieved_total"] == 0
+    assert [d["achieved_share"] for d in e.value.details["domains"].values()] == [0.0, 0.0]
 
 
 def _with_copies(seed_docs: dict, copies_of: dict[str, int]) -> pl.DataFrame:
@@ -314,3 +316,11 @@ def test_augmented_copies_follow_the_seed_and_only_their_domains_cap():
         assert rep["sources"]["w"]["augmented_docs"] == 0  # gen has no cap given: none of its copies
         assert all(i.startswith("a/") for i in picks[seed]) and len(picks[seed]) == 5
     assert len({tuple(p) for p in picks.values()}) > 1
+
+
+def test_a_domain_that_gets_nothing_has_no_augmented_share():
+    docs = _with_copies({"a": ("fin", [10] * 10), "w": ("gen", [10] * 40)}, {"a": 4})
+    _, rep = plan_mix(docs, Mix(budget=100, shares={"fin": 1.0, "gen": 0.0}), seed=1, aug_share={"fin": 0.2})
+    gen = rep["domains"]["gen"]
+    assert (gen["achieved"], gen["augmented_share"], gen["max_augmented_share"]) == (0, 0.0, 0.0)
+    assert rep["domains"]["fin"]["augmented_share"] == pytest.approx(0.2)
