@@ -324,3 +324,9 @@ def test_a_domain_that_gets_nothing_has_no_augmented_share():
     gen = rep["domains"]["gen"]
     assert (gen["achieved"], gen["augmented_share"], gen["max_augmented_share"]) == (0, 0.0, 0.0)
     assert rep["domains"]["fin"]["augmented_share"] == pytest.approx(0.2)
+
+
+def test_zero_tolerance_accepts_an_exact_mix():
+    mix = Mix(unit="docs", budget=40, shares={"fin": 0.5, "gen": 0.5}, tolerance=0.0)
+    _, rep = plan_mix(_docs(TWO), mix, seed=1)
+    assert rep["max_share_error"] == 0.0 and rep["within_tolerance"] is True
