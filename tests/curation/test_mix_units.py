@@ -330,3 +330,11 @@ def test_zero_tolerance_accepts_an_exact_mix():
     mix = Mix(unit="docs", budget=40, shares={"fin": 0.5, "gen": 0.5}, tolerance=0.0)
     _, rep = plan_mix(_docs(TWO), mix, seed=1)
     assert rep["max_share_error"] == 0.0 and rep["within_tolerance"] is True
+
+
+def test_a_source_without_units_has_no_target():
+    docs = _docs({"a": ("fin", [10] * 10), "z": ("empty", [0, 0])})
+    with pytest.raises(MixError) as e:  # the empty domain cannot reach its share
+        plan_mix(docs, Mix(budget=100, shares={"fin": 0.5, "empty": 0.5}), seed=1)
+    assert e.value.details["sources"]["z"]["target"] == 0.0
+    assert e.value.details["sources"]["a"]["target"] == 50.0
