@@ -430,6 +430,8 @@ def test_a_state_file_from_an_older_version_reads_as_changed(fakes):
 
     assert plan_with("zz.src", None) == "its recipe section changed"
     assert plan_with("zz.mid", "files") == "input changed: a.txt"
+    plan_with("zz.src", "files")  # a stage without files whose record lacks them: runs, no crash
+    assert _plan(fakes)["zz.src"].run
     assert plan_with("zz.sink", "deps") == "reads zz.mid, zz.src, which changed"
     assert run_recipe(_recipe(fakes))["zz.sink"].startswith("ran")
 
