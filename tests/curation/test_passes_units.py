@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -202,3 +204,19 @@ def test_steps_are_built_once_per_pass_key(tmp_path):
     other = _planned(tmp_path, [{"sql": "length(text) >= 1"}])
     res = run_pass(_job(tmp_path, other, key="cache-key", out="c2"))  # same key: the cached steps run
     assert res["docs"] == 3 and _STEP_CACHE["cache-key"] is cached
+
+
+def test_no_steps_copies_when_the_input_is_on_another_filesystem(tmp_path):
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the temporary directory")
+    src_dir = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        src = _shard(src_dir)
+        res = run_pass(PassJob("shard0", str(src), str(tmp_path / "out"), "xdev", (), None, None, "approx"))
+        dst = tmp_path / "out" / "shard0.parquet"
+        assert dst.read_bytes() == src.read_bytes() and os.stat(dst).st_dev != os.stat(src).st_dev
+        assert res["docs"] == 5
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["shard0.done.json", "shard0.parquet"]
+    finally:
+        shutil.rmtree(src_dir)
