@@ -220,3 +220,29 @@ def test_no_steps_copies_when_the_input_is_on_another_filesystem(tmp_path):
         assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["shard0.done.json", "shard0.parquet"]
     finally:
         shutil.rmtree(src_dir)
+
+
+def test_funnel_numbers_of_a_step_that_rejects_everything(tmp_path):
+    steps = _planned(tmp_path, [{"sql": "length(text) > 1000"}])
+    res = run_pass(_job(tmp_path, steps, key="all-out"))
+    st = res["steps"]["0:sql"]
+    assert (st["docs_out"], st["tokens_out"], st["tokens_in"]) == (0, 0, 22) and res["tokens"] == 0
+    assert (
+        isinstance(st["seconds"], float) and st["seconds"] == round(st["seconds"], 4) and st["seconds"] < 60
+    )
+    empty = _shard(tmp_path / "e", ["", ""])
+    res = run_pass(
+        PassJob(
+            "shard0", str(empty), str(tmp_path / "e" / "o"), "all-out", tuple(steps), None, None, "approx"
+        )
+    )
+    assert (res["steps"]["0:sql"]["tokens_in"], res["steps"]["0:sql"]["tokens_out"]) == (0, 0)
+
+
+def test_a_step_error_is_cut_to_500_characters(tmp_path):
+    col = "c" * 700
+    steps = _planned(tmp_path, [{"sql": f"SELECT *, {col} AS x FROM docs"}])
+    with pytest.raises(StepInvariantError) as e:
+        run_pass(_job(tmp_path, steps, key="long"))
+    msg = str(e.value)
+    assert msg.startswith("step 0:sql failed: SQL failed: ") and len(msg.split(" failed: ", 1)[1]) == 500
