@@ -48,9 +48,9 @@ def write_keys(job: KeyJob) -> dict:
     schema = storage.parquet_schema(job.shard)
     cols = ["id", "source", "domain", "tokens", *(["parent_id"] if "parent_id" in schema else [])]
     df = storage.read_parquet(job.shard, columns=cols)
-    if job.unit == "tokens" and df["tokens"].null_count():
-        raise UserError("mix: token counts are missing")
     u = df["tokens"].cast(pl.Float64) if job.unit == "tokens" else pl.Series([1.0] * df.height)
+    if job.unit == "tokens" and (u.null_count() or u.is_nan().any()):  # e.g. a step that rewrote `tokens`
+        raise UserError("mix: token counts are missing")
     copy = df["parent_id"].is_not_null() if "parent_id" in df.columns else pl.Series([False] * df.height)
     h = np.zeros(df.height)
     keys = df.select("id", "source").with_columns(copy.alias("copy"), pl.int_range(pl.len()).alias("_i"))

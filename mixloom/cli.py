@@ -46,9 +46,10 @@ _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def _click_classes(name: str) -> tuple[type, ...]:
-    """Typer ships its own copy of click (`typer._click`); catch both its exceptions and click's."""
+    """Typer ships its own copy of click (`typer._click`) and its own Abort/Exit (`typer.exceptions`); catch
+    all of them and click's."""
     found = []
-    for mod in ("typer._click.exceptions", "click.exceptions"):
+    for mod in ("typer.exceptions", "typer._click.exceptions", "click.exceptions"):
         try:
             cls = getattr(importlib.import_module(mod), name, None)
         except ImportError:
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             f"[bold red]error:[/] no command given; commands: {names} (try 'mixloom --help')", soft_wrap=True
         )
         return 2
+    interrupted = "[bold red]interrupted[/]; run the same command again to resume"
     try:
         rc = app(args=args, standalone_mode=False)
     except UserError as e:
@@ -104,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as e:  # typer/click exit codes
         return int(e.code or 0)
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]; run the same command again to resume", highlight=False)
+    except KeyboardInterrupt:  # outside the command; typer turns one inside it into exit code 130 (below)
+        console.print(interrupted, highlight=False)
         return 130
     except Exception as e:
         if no_args and isinstance(e, no_args):
@@ -127,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
             return 2
         raise
+    if rc == 130:  # Ctrl-C in the command (typer's KeyboardInterrupt handling returns only the code)
+        console.print(interrupted, highlight=False)
     return rc if isinstance(rc, int) and not isinstance(rc, bool) else 0  # typer.Exit(code) comes back here
 
 

@@ -85,13 +85,6 @@ def _why(parts: dict[str, Any], old: dict[str, Any] | None, rerun: set[str]) -> 
     return "forced"
 
 
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
 def plan(recipe: Recipe, out: Path | None = None, force: bool = False) -> list[Status]:
     """Each stage in run order with its cache key and whether (and why) it would run now."""
     layout = RunLayout(recipe.output_dir(out))
