@@ -268,7 +268,8 @@ def test_an_existing_path_wins_over_a_reference_and_self_reads_are_no_edge(fakes
 def test_producer_is_the_longest_registered_prefix():
     assert producer("train.sft.heldout") == "train.sft"
     assert producer("train.sft") == "train.sft"
-    assert producer("curate.train") == "curate"
+    assert producer("curate.train") == "mix" and producer("mix.validation") == "mix"  # the older name
+    assert producer("curate.curated") == "curate"
     assert producer("train.sftx") is None and producer("nothing") is None
 
 
