@@ -8,7 +8,8 @@ subprocess; its process tree is sampled with psutil every 50 ms, and each proces
 
   driver  the `mixloom curate` process itself
   worker  the largest peak of one worker process (local: spawned pool processes; ray: `ray::` workers)
-  other   Ray's own processes (raylet, GCS, ...), summed at their peaks
+  other   Ray's own processes (raylet, GCS, ...) and the resource tracker, summed at their peaks (short-lived
+          forks of the driver before their exec are left out: they share the driver's pages)
   tree    the largest sum over the whole tree at one sample
 
 Scaling efficiency of n workers = (docs/s with n workers) / (n × docs/s with 1 worker), per executor.
@@ -58,6 +59,10 @@ def _kind(cmdline: list[str]) -> str:
     text = " ".join(cmdline)
     if "multiprocessing.spawn" in text or "default_worker.py" in text or text.startswith("ray::"):
         return "worker"
+    if (
+        "mixloom.cli" in text
+    ):  # a fork of the driver before its exec (git, a spawn): shares the driver's pages
+        return "fork"
     return "other"
 
 
