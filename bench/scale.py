@@ -57,7 +57,8 @@ def parse_size(s: str) -> int:
 
 def _kind(cmdline: list[str]) -> str:
     text = " ".join(cmdline)
-    if "multiprocessing.spawn" in text or "default_worker.py" in text or text.startswith("ray::"):
+    ray_task = text.startswith("ray::") and not text.split()[0].endswith("Agent")  # agents are Ray's own
+    if "multiprocessing.spawn" in text or "default_worker.py" in text or ray_task:
         return "worker"
     if (
         "mixloom.cli" in text
