@@ -7,7 +7,8 @@ bench/datatrove_curate.py: JsonlReader → the same normalization (a formatter; 
 equivalent) → GopherQuality → GopherRepetition → C4Quality → FineWebQuality → JsonlWriter + its 3-stage exact
 dedup. Both get the same JSONL shards, built at run time from local text (bench/corpus.py). Each run is a
 subprocess: wall time, CPU time (user+sys of the whole process tree) and peak memory (sum of the tree's RSS,
-sampled) are its own. The quality keep/reject decisions of both are compared document by document.
+sampled) are its own, printed side by side per worker count with the speed ratio. The quality keep/reject
+decisions of both are compared document by document.
 
 C4 rewrites kept documents to their kept lines in datatrove, and FineWeb then judges the rewritten text; the
 mixloom recipe turns on the same behaviour (`c4.remove_lines: true`) so both judge the same text.
@@ -342,7 +343,9 @@ def main() -> None:
             agree, reason, skipped, lines = compare(md, dd, args.show)
             print(
                 f"{w} worker(s): mixloom/datatrove docs/s = {ds['wall'] / ms['wall']:.2f}x "
-                f"(per CPU second {ds['cpu'] / ms['cpu']:.2f}x); quality decisions agree on {agree:.3%} "
+                f"(per CPU second {ds['cpu'] / ms['cpu']:.2f}x); peak memory (process tree) mixloom "
+                f"{ms['peak_mb']:.0f} MB, datatrove {ds['peak_mb']:.0f} MB: {ms['peak_mb'] / ds['peak_mb']:.2f}x "
+                f"(bar: <= 1.2x); quality decisions agree on {agree:.3%} "
                 f"of documents, same reason for {reason:.2%} of common rejects"
                 + (f"; {skipped} emptied by normalization on either side" if skipped else "")
             )

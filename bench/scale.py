@@ -8,7 +8,8 @@ subprocess; its process tree is sampled with psutil every 50 ms, and each proces
 
   driver  the `mixloom curate` process itself
   worker  the largest peak of one worker process (local: spawned pool processes; ray: `ray::` workers)
-  other   Ray's own processes (raylet, GCS, ...), summed at their peaks
+  other   Ray's own processes (raylet, GCS, ...) and the resource tracker, summed at their peaks (short-lived
+          forks of the driver before their exec are left out: they share the driver's pages)
   tree    the largest sum over the whole tree at one sample
 
 Scaling efficiency of n workers = (docs/s with n workers) / (n × docs/s with 1 worker), per executor.
@@ -56,8 +57,13 @@ def parse_size(s: str) -> int:
 
 def _kind(cmdline: list[str]) -> str:
     text = " ".join(cmdline)
-    if "multiprocessing.spawn" in text or "default_worker.py" in text or text.startswith("ray::"):
+    ray_task = text.startswith("ray::") and not text.split()[0].endswith("Agent")  # agents are Ray's own
+    if "multiprocessing.spawn" in text or "default_worker.py" in text or ray_task:
         return "worker"
+    if (
+        "mixloom.cli" in text
+    ):  # a fork of the driver before its exec (git, a spawn): shares the driver's pages
+        return "fork"
     return "other"
 
 
@@ -65,7 +71,7 @@ class Cgroups:
     """One memory cgroup (v1) per worker process, limited to `limit` bytes; removed at the end."""
 
     def __init__(self, limit: int):
-        self.limit, self.groups = limit, {}
+        self.limit, self.groups, self.failed = limit, {}, []
         self.base = CGROUP / f"mixloom-bench-{os.getpid()}"
 
     @staticmethod
@@ -85,12 +91,13 @@ class Cgroups:
         g = self.base / str(pid)
         try:
             g.mkdir(parents=True)
-            (g / "memory.move_charge_at_immigrate").write_text("3")
+            with contextlib.suppress(OSError):  # not every kernel lets charges move: then from here on
+                (g / "memory.move_charge_at_immigrate").write_text("3")
             (g / "memory.limit_in_bytes").write_text(str(self.limit))
             (g / "cgroup.procs").write_text(str(pid))
             self.groups[pid] = g
-        except OSError:
-            pass
+        except OSError as e:
+            self.failed.append(f"{pid}: {e}")
 
     def report(self) -> dict:
         """Peak usage (RSS and page cache the worker charged) and limit hits per group."""
@@ -101,7 +108,12 @@ class Cgroups:
                 hits += int((g / "memory.failcnt").read_text())
             except OSError:
                 pass
-        return {"groups": len(self.groups), "max_usage_mb": max(peaks, default=0) / 2**20, "failcnt": hits}
+        return {
+            "groups": len(self.groups),
+            "max_usage_mb": max(peaks, default=0) / 2**20,
+            "failcnt": hits,
+            "failed": self.failed,
+        }
 
     def remove(self) -> None:
         for g in list(self.groups.values()):
@@ -138,8 +150,10 @@ def measure(cmd: list[str], log: Path, env: dict, limit: int | None = None) -> d
                 for proc in procs:
                     try:
                         rss = proc.memory_info().rss
-                        kind = "driver" if proc.pid == p.pid else peaks.get(proc.pid, (None,))[0]
-                        if kind is None:
+                        kind = "driver" if proc.pid == p.pid else peaks.get(proc.pid, ("other",))[0]
+                        if (
+                            kind == "other"
+                        ):  # again until it is a worker: just forked, it has its parent's cmdline
                             kind = _kind(proc.cmdline())
                         if groups and kind == "worker":
                             groups.add(proc.pid)
@@ -171,6 +185,16 @@ def measure(cmd: list[str], log: Path, env: dict, limit: int | None = None) -> d
         "tree_mb": tree_peak[0] / mb,
         "cgroup": cg,
     }
+
+
+def _corpus(path: Path, size: int) -> dict[str, int]:
+    """Build the corpus, or reuse one built before with the same size (kept with --work)."""
+    done = path / "built.json"
+    if done.exists() and json.loads(done.read_text()).get("size") == size:
+        return json.loads(done.read_text())
+    info = build(path, size)
+    done.write_text(json.dumps({**info, "size": size}))
+    return info
 
 
 def write_recipe(corpus: Path, work: Path, shard_docs: int) -> Path:
@@ -278,7 +302,7 @@ def main() -> None:
             got = []
             for size in (n, 8 * n):
                 d = work / f"growth-{size}"
-                info = build(d / "corpus", size)
+                info = _corpus(d / "corpus", size)
                 r = run_curate(write_recipe(d / "corpus", d, args.shard_docs), d / "out", ex, 2, limit)
                 got.append(r)
                 print(
@@ -297,7 +321,7 @@ def main() -> None:
             size = parse_size(size_s)
             d = work / f"corpus-{size_s}"
             t0 = time.perf_counter()
-            info = build(d / "corpus", size)
+            info = _corpus(d / "corpus", size)
             print(
                 f"{size_s}: {info['docs']:,} documents, {info['bytes'] / 1e6:,.0f} MB ({time.perf_counter() - t0:.0f} s to build)"
             )
@@ -312,10 +336,12 @@ def main() -> None:
                         print(
                             f"    {cg['groups']} worker cgroups limited to {limit / 2**30:.2f} GiB: peak usage "
                             f"{cg['max_usage_mb']:.0f} MB (RSS + page cache), limit hits {cg['failcnt']}; completed"
+                            + (f"; NOT limited: {cg['failed']}" if cg["failed"] else "")
                         )
                     rows.append(r)
                     shutil.rmtree(d / f"out-{ex}-{w}")
-            shutil.rmtree(d)
+            if not args.work:
+                shutil.rmtree(d)
         table(rows)
         same = all(len({r["digest"] for r in rows if r["size"] == s}) == 1 for s in {r["size"] for r in rows})
         print(f"\noutputs identical across executors and worker counts, per corpus: {same}")
