@@ -67,7 +67,7 @@ class LocalExecutor:
     def map(self, fn: Callable[[T], R], items: Sequence[T], desc: str = "tasks") -> list[R]:
         results: list[Any] = [None] * len(items)
         with progress_bar(desc, len(items)) as advance:
-            if self.workers <= 1 or len(items) <= 1:
+            if self.workers <= 1 or not items:  # one task too: a reduce must not grow the driver
                 for i, it in enumerate(items):
                     results[i] = fn(it)
                     advance()
