@@ -101,6 +101,9 @@ def test_map_then_apply_a_global_step(tmp_path):
     keys = pl.read_parquet(tmp_path / "p1" / "shard0.map.parquet")
     assert keys["id"].to_list() == [f"s/{i}" for i in range(5)] and "key" in keys.columns
     assert set(mapped["steps"]) == {"0:dedup.exact (map)"}
+    assert list(mapped["steps"]["0:dedup.exact (map)"]) == ["seconds"]
+    secs = mapped["steps"]["0:dedup.exact (map)"]["seconds"]
+    assert isinstance(secs, float) and 0 <= secs < 60 and secs == round(secs, 4)
     reduced = dedup.step.reduce([tmp_path / "p1" / "shard0.map.parquet"], tmp_path / "work")
     write_parquet(reduced.decisions, tmp_path / "dec.parquet")
     applied = Applied(dedup, str(tmp_path / "dec.parquet"), {})
@@ -246,3 +249,32 @@ def test_a_step_error_is_cut_to_500_characters(tmp_path):
         run_pass(_job(tmp_path, steps, key="long"))
     msg = str(e.value)
     assert msg.startswith("step 0:sql failed: SQL failed: ") and len(msg.split(" failed: ", 1)[1]) == 500
+
+
+def test_a_text_edit_by_a_local_step_recounts_tokens(tmp_path):
+    steps = _planned(tmp_path, [{"sql": "SELECT * REPLACE (text || ' and three more' AS text) FROM docs"}])
+    res = run_pass(_job(tmp_path, steps, key="grow"))
+    kept = pl.read_parquet(tmp_path / "out" / "shard0.parquet")
+    assert kept["tokens"].to_list() == [_approx([t]) for t in kept["text"]]
+    assert res["steps"]["0:sql"]["tokens_out"] == 22 + 3 * 5
+
+
+def test_a_failing_or_identity_breaking_apply_is_named(tmp_path):
+    (dedup,) = _planned(tmp_path, [{"dedup": {"method": "exact"}}])
+    dec = pl.DataFrame({"id": ["s/3", "s/3"], "_reject": ["exact_duplicate", "exact_duplicate"]})
+    write_parquet(dec, tmp_path / "dup.parquet")
+    with pytest.raises(StepInvariantError, match=r"^step 0:dedup.exact: it returned 6 rows for 5 documents"):
+        run_pass(_job(tmp_path, [], key="dup", apply=Applied(dedup, str(tmp_path / "dup.parquet"), {})))
+    (lines,) = _planned(tmp_path, [{"line_dedup": {"min_repeats": 2}}])
+    (tmp_path / "not.parquet").write_text("not parquet")
+    write_parquet(pl.DataFrame({"id": ["s/0"]}), tmp_path / "d2.parquet")
+    bad = Applied(lines, str(tmp_path / "d2.parquet"), {"lines": tmp_path / "not.parquet"})
+    with pytest.raises(StepInvariantError, match=r"^step 0:line_dedup failed: "):
+        run_pass(_job(tmp_path, [], key="bad-apply", apply=bad, out="o2"))
+
+
+def test_apply_seconds_are_measured(tmp_path):
+    (dedup,) = _planned(tmp_path, [{"dedup": {"method": "exact"}}])
+    write_parquet(pl.DataFrame({"id": ["s/3"], "_reject": ["exact_duplicate"]}), tmp_path / "d.parquet")
+    res = run_pass(_job(tmp_path, [], key="sec", apply=Applied(dedup, str(tmp_path / "d.parquet"), {})))
+    assert 0 <= res["steps"]["0:dedup.exact"]["seconds"] < 60

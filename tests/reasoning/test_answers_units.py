@@ -122,6 +122,8 @@ def test_integers_compare_exactly_and_decimals_within_a_tolerance():
     assert numbers_equal(Fraction("0.3333"), Fraction(1, 3), rel=1e-3)
     assert not numbers_equal(Fraction(-1, 2), Fraction(1, 2))
     assert numbers_equal(Fraction("1000000.5"), Fraction("1000000.4"))  # relative, not absolute
+    assert numbers_equal(Fraction(3), Fraction("3.0000001"))  # one side a decimal: the tolerance applies
+    assert numbers_equal(Fraction("3.0000001"), Fraction(3))
 
 
 def test_math_verify_notes():
