@@ -88,6 +88,9 @@ def test_preference_rows_and_their_errors():
         }
     ]
     good = {"prompt": "p", "chosen": "c", "rejected": "r"}
+    assert align.preference_rows([good], "f.jsonl")[0]["rejected"] == [{"role": "assistant", "content": "r"}]
+    with pytest.raises(UserError, match=r"^pairs.jsonl: missing column"):
+        align.preference_rows([{"prompt": "p", "chosen": "c"}], "pairs.jsonl")
     with pytest.raises(UserError, match=r"^f.jsonl: row 1: expected a string .* got int$"):
         align.preference_rows([good, {**good, "chosen": 5}], "f.jsonl")
 
