@@ -19,6 +19,7 @@ from mixloom.errors import RecipeError
 from mixloom.orchestrator import plan, run_recipe
 from mixloom.recipe import load_recipe
 from mixloom.validate import validate_recipe
+from tests.sources import HEADLINES, WIKI
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,20 +30,7 @@ def _recipe(tmp: Path, mix: dict | None = None, tokenizer: dict | None = None) -
         "seed": 5,
         "base_dir": str(ROOT),
         "output": str(tmp / "run"),
-        "sources": {
-            "wiki": {
-                "path": "data/wikitext2/wiki_valid_sample.txt",
-                "format": "text",
-                "split_on": "blank_line",
-                "domain": "general",
-            },
-            "headlines": {
-                "path": "data/finance/semeval2017_task5_headlines.json",
-                "format": "json",
-                "text": "title",
-                "domain": "financial",
-            },
-        },
+        "sources": {"wiki": WIKI, "headlines": HEADLINES},
         "steps": [{"sql": "SELECT * FROM docs WHERE length(text) >= 20"}],
         "mix": mix if mix is not None else {"shares": {"financial": 0.3, "general": 0.7}, "tolerance": 0.005},
         "splits": {"train": 0.9, "validation": 0.05, "test": 0.05},
