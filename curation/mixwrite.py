@@ -146,15 +146,18 @@ def _mix_rows(finals: list[Path], probe: Probe | None, picks: dict[str, Pick] | 
     return rows + sum(n for (_, cp), (n, _) in probe.totals.items() if cp)
 
 
+def clear_mix(mix_root: Path) -> None:
+    """Remove the split folders of an earlier mix (the stage's output.log beside them stays)."""
+    for split_dir in mix_root.glob("*") if mix_root.exists() else []:
+        if split_dir.is_dir():
+            storage.rmtree(split_dir)
+
+
 def write_mix(recipe, finals: list[Path], out_dir: Path, ex) -> tuple[dict | None, dict]:
     """Plan and write the mix of the curated shards `finals`; returns (mix report, per-split stats)."""
     r = recipe
     mixdir = RunLayout(out_dir).mix_root
-    for split_dir in (
-        mixdir.glob("*") if mixdir.exists() else []
-    ):  # before planning: a failed mix must not leave an earlier mix behind
-        if split_dir.is_dir():  # (the stage's output.log stays)
-            storage.rmtree(split_dir)
+    clear_mix(mixdir)  # before planning: a failed mix must not leave an earlier mix behind
     work = RunLayout(out_dir).work / "mix_work"
     storage.rmtree(work)
     storage.makedirs(work)

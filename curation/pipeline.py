@@ -26,6 +26,7 @@ from curation.executors import make_executor
 from curation.io.readers import ReadGroup, ReadTask, read_group
 from curation.io.writers import write_parquet
 from curation.mixing import mix_run
+from curation.mixwrite import clear_mix
 from curation.passes import Applied, PassJob, run_pass
 from curation.pii.scrub import scrub_run
 from curation.plan import Plan, PlannedStep, make_plan
@@ -364,9 +365,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
     scrubbed = scrub_run(plan, layout)  # a pii step: no original value stays in rejects/ or _work/
     if scrubbed:
         manifest["pii_scrub"] = scrubbed
-    for split_dir in layout.mix_root.glob("*") if layout.mix_root.exists() else []:
-        if split_dir.is_dir():  # the mix of earlier documents is no longer theirs
-            storage.rmtree(split_dir)
+    clear_mix(layout.mix_root)  # the mix of earlier documents is no longer theirs
     write_manifest(out_dir, manifest)
     try:  # the executor stays up for the accounting's id checks (workers, not the driver, hold the ids)
         check_accounting(layout, manifest, ex, nworkers)
