@@ -18,10 +18,9 @@ from curation.io.streams import RawFile
 from curation.steps.base import BASE_SCHEMA, REJECT, GlobalStep
 from curation.steps.invariants import RULE, identity_problem
 from curation.steps.registry import build_steps
-from curation.tokens import check_tokenizer
+from curation.tokens import check_tokenizer, curation_unit
 from mixloom.errors import RecipeError
 from mixloom.recipe import Recipe
-from mixloom.sections.curate import TOKENIZER_STAGE, mix_tokenizer
 
 PEEK_RECORDS = 100
 PEEK_FILES = 20
@@ -178,9 +177,8 @@ def make_plan(recipe: Recipe, workdir: Path | None = None, run_dir: Path | None 
             if q:
                 _check_prefilter(rpath, f"sources.{name}.{key}", key, q, sample)
         sources.append(SourceFiles(name, fmt, files))
-    unit = mix_tokenizer(recipe)
-    try:  # the run's own tokenizer comes later (it learns from the curated documents): approx until the mix
-        tokenizer = "approx" if unit == TOKENIZER_STAGE else check_tokenizer(unit, recipe.root)
+    try:
+        tokenizer = check_tokenizer(curation_unit(recipe), recipe.root)
     except ValueError as e:
         raise RecipeError(rpath, "mix.tokenizer", str(e)) from None
     built = build_steps(recipe.steps, recipe.root, recipe.seed, rpath, workdir, run_dir)

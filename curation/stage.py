@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from curation.tokens import curation_unit
 from mixloom.layout import RunLayout
 from mixloom.recipe import Recipe
-from mixloom.sections.curate import TOKENIZER_STAGE, mix_tokenizer
+from mixloom.sections.curate import mix_tokenizer
 from mixloom.stage import Section, Stage
 
 
@@ -21,7 +22,7 @@ class CurateStage(Stage):
         # execution (executor, workers, shard sizes) never changes the outputs, so it is not part of the key;
         # the mix's tokenizer is, when curation counts `tokens` in it (a tokenizer directory)
         keys = ["sources", "steps", "seed"] + (["augment"] if recipe.get("augment") else [])
-        return {**recipe.section(*keys), "tokens_unit": _curation_unit(recipe)}
+        return {**recipe.section(*keys), "tokens_unit": curation_unit(recipe)}
 
     def validate(self, recipe: Recipe) -> dict[str, Any]:
         from curation.plan import make_plan
@@ -40,7 +41,7 @@ class CurateStage(Stage):
             info = step_info(name)
             if info.reads is not None:
                 files += info.reads(params)
-        unit = _curation_unit(recipe)
+        unit = curation_unit(recipe)
         return files + ([unit] if unit != "approx" else [])
 
     def run(self, recipe: Recipe, layout: RunLayout) -> dict[str, Any]:
@@ -57,13 +58,6 @@ class CurateStage(Stage):
         read, steps = result["read"], result["steps"]
         kept = steps[-1]["docs_out"] if steps else read["docs"]
         return f"{read['records']:,} records → {kept:,} documents kept"
-
-
-def _curation_unit(recipe: Recipe) -> str:
-    """What curation counts `tokens` in: the mix's tokenizer directory, or approx when the mix counts in the
-    run's own tokenizer (trained after curation) or in approx tokens."""
-    unit = mix_tokenizer(recipe)
-    return "approx" if unit in ("approx", TOKENIZER_STAGE) else unit
 
 
 class MixStage(Stage):

@@ -72,6 +72,15 @@ def count_expr(tokenizer: str = "approx") -> pl.Expr:
     return pl.col("text").map_batches(_count, return_dtype=pl.Int64)
 
 
+def curation_unit(recipe) -> str:
+    """What curation counts `tokens` in, unresolved: the mix's tokenizer setting, or 'approx' when the mix counts
+    in the run's own tokenizer (trained after curation, from the curated documents)."""
+    from mixloom.sections.curate import TOKENIZER_STAGE, mix_tokenizer
+
+    unit = mix_tokenizer(recipe)
+    return "approx" if unit == TOKENIZER_STAGE else unit
+
+
 def check_tokenizer(tokenizer: str, root: Path) -> str:
     """Resolve a tokenizer setting to 'approx' or an absolute path; raise ValueError if it is not usable."""
     if tokenizer == "approx":
