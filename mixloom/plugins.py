@@ -55,7 +55,7 @@ COMMANDS = Registry(
         "quality-model": "training.quality_model_cli:register",
         "audit": "curation.audit.cli:register",
         "toxicity-model": "curation.toxicity_model.cli:register",
-        "export": "curation.export:register",
+        "export": "curation.export_cli:register",
         "ablate": "mixloom.experiments.commands:register_ablate",
         "mix-search": "mixloom.experiments.commands:register_mix_search",
     },
