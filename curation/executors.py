@@ -12,16 +12,27 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from mixloom.errors import UserError
+from mixloom.memory import configure_allocators, release_memory
 from mixloom.progress import progress_bar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def _task(fn: Callable[[T], R], item: T) -> R:
+    """Run one task, then give its memory back: a worker's peak is its largest task's, not their sum."""
+    try:
+        return fn(item)
+    finally:
+        release_memory()
 
 
 def _worker_init(threads: int, driver: int) -> None:
@@ -57,9 +68,35 @@ def _die_with_parent(parent: int, poll_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="mixloom-parent-watch", daemon=True).start()
 
 
+@contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """Start workers without re-importing the `mixloom` command line in each (spawn re-imports the main
+    module): tasks are functions of the stage packages, and a worker then loads only what its task needs. Any
+    other main module (a user's script whose functions may be tasks) is left alone."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    file = getattr(main, "__file__", None) or ""
+    ours = (spec is not None and spec.name == "mixloom.cli") or (
+        spec is None and Path(file).name == "mixloom" and "mixloom.cli" in sys.modules
+    )
+    if main is None or not ours:
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
+    main.__spec__ = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
+
+
 @dataclass
 class LocalExecutor:
-    """Processes on this machine; `workers=1` runs tasks inline (no pickling, easiest to debug)."""
+    """Processes on this machine. `workers=1` runs tasks inline (no pickling, easiest to debug); with N > 1 the
+    driver runs tasks too, beside N - 1 worker processes: N tasks at a time, and no process sits idle holding
+    its imports (a worker's own memory is mostly its libraries). A map of one task (a reduce) goes to a worker,
+    so that what it holds never stays in the driver."""
 
     workers: int = 1
     _pool: ProcessPoolExecutor | None = field(default=None, repr=False)
@@ -67,35 +104,100 @@ class LocalExecutor:
     def map(self, fn: Callable[[T], R], items: Sequence[T], desc: str = "tasks") -> list[R]:
         results: list[Any] = [None] * len(items)
         with progress_bar(desc, len(items)) as advance:
-            if self.workers <= 1 or not items:  # one task too: a reduce must not grow the driver
+            if self.workers <= 1 or not items:
                 for i, it in enumerate(items):
-                    results[i] = fn(it)
+                    results[i] = _task(fn, it)
                     advance()
                 return results
-            pool = self._get_pool()
-            futures = {pool.submit(fn, it): i for i, it in enumerate(items)}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                advance()
+            _Shared(self._get_pool(), self.workers - 1, fn, items, results, advance).run(
+                inline=len(items) > 1
+            )
         return results
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             import multiprocessing as mp
 
+            configure_allocators()  # inherited by the workers, which load Polars after it
             # spawn: Polars and DuckDB hold thread pools that do not survive fork.
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
+                max_workers=max(1, self.workers - 1),
                 mp_context=mp.get_context("spawn"),
                 initializer=_worker_init,
                 initargs=(1, os.getpid()),
             )
+            # start every worker now, from this thread: a worker's death signal is tied to the thread that
+            # started it, and the feeder threads that submit tasks end with each map
+            with _main_not_rerun():
+                for f in [self._pool.submit(os.getpid) for _ in range(max(1, self.workers - 1))]:
+                    f.result()
         return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+@dataclass
+class _Shared:
+    """One map shared by the driver and the pool: each worker process has a feeder thread that claims the next
+    task, submits it and waits; the driver's own thread claims tasks and runs them inline. Results are stored
+    by index, so the outcome does not depend on who ran what. The first error stops further claims and is
+    raised once every running task has ended."""
+
+    pool: ProcessPoolExecutor
+    feeders: int  # the pool's worker processes
+    fn: Callable[[Any], Any]
+    items: Sequence[Any]
+    results: list[Any]
+    advance: Callable[..., None]
+    _next: int = 0
+    _errors: list[tuple[int, BaseException]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _claim(self) -> int | None:
+        with self._lock:
+            if self._errors or self._next >= len(self.items):
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def _fail(self, i: int, e: BaseException) -> None:
+        with self._lock:
+            self._errors.append((i, e))
+
+    def _feed(self) -> None:
+        while (i := self._claim()) is not None:
+            try:
+                self.results[i] = self.pool.submit(_task, self.fn, self.items[i]).result()
+            except BaseException as e:  # noqa: BLE001 - handed to the driver's thread
+                self._fail(i, e)
+                return
+            self.advance()
+
+    def run(self, inline: bool) -> None:
+        feeders = [
+            threading.Thread(target=self._feed, name=f"mixloom-feed-{k}", daemon=True)
+            for k in range(self.feeders)
+        ]
+        for t in feeders:
+            t.start()
+        try:
+            while inline and (i := self._claim()) is not None:
+                try:
+                    self.results[i] = _task(self.fn, self.items[i])
+                except Exception as e:
+                    self._fail(i, e)
+                    break
+                self.advance()
+        finally:
+            with self._lock:
+                self._next = len(self.items)  # an interrupt too: no new claims
+            for t in feeders:
+                t.join()
+        if self._errors:
+            raise min(self._errors, key=lambda x: x[0])[1]
 
 
 RAY_RETRIES = 4  # a task on a worker node that dies is rerun elsewhere (idempotent: write, then mark done)

@@ -12,8 +12,11 @@ from rich.markup import escape
 
 from mixloom import __version__
 from mixloom.errors import UserError
+from mixloom.memory import configure_allocators
 from mixloom.plugins import COMMANDS
 from mixloom.progress import console
+
+configure_allocators()  # before any command loads Polars
 
 app = typer.Typer(
     name="mixloom",

@@ -1,0 +1,49 @@
+"""Give freed memory back to the operating system, so a long-lived process's peak is its largest task's, not
+the sum of its history.
+
+Polars allocates with its own jemalloc, which by default keeps freed pages for ~10 s; a worker going from
+shard to shard then holds the garbage of earlier shards. `configure_allocators` asks it to return them at once
+(it must run before Polars is loaded: the CLI calls it first, and worker processes inherit the setting).
+PyArrow's default pool (its own jemalloc) keeps freed memory the same way; it is pointed at the system
+allocator. CPython's objects (and now PyArrow's buffers) live in glibc's heap, whose free pages in the middle
+stay resident until `malloc_trim`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import sys
+
+JEMALLOC_ENV = "_RJEM_MALLOC_CONF"  # the variable Polars' (prefixed) jemalloc reads at start
+JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
+ARROW_POOL_ENV = (
+    "ARROW_DEFAULT_MEMORY_POOL"  # PyArrow: the system allocator, so that malloc_trim returns it too
+)
+
+
+def configure_allocators() -> None:
+    """Set the allocator options for this process (if Polars is not loaded yet) and the ones it starts;
+    a value the user set wins."""
+    os.environ.setdefault(JEMALLOC_ENV, JEMALLOC_CONF)
+    os.environ.setdefault(ARROW_POOL_ENV, "system")
+
+
+def _malloc_trim():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # musl and others: nothing to trim
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_memory() -> None:
+    """After a task: collect garbage cycles, then hand glibc's free pages back (a few milliseconds)."""
+    gc.collect()
+    if _TRIM is not None:
+        _TRIM(0)
