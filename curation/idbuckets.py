@@ -2,8 +2,8 @@
 
 Checks over all ids (is an id repeated? is every mix id curated?) would need every id in one process. Instead
 each file's ids are hashed into `buckets` groups by a worker task (`partition_ids`), written as one Parquet
-file per input with one row group per bucket; then one task per bucket (`read_bucket`) reads that bucket's rows
-from every partition file. Every copy of an id lands in the same bucket, so a check over a bucket is the check
+file per input sorted by bucket in small row groups; then one task per bucket (`read_bucket`) reads that
+bucket's rows from every partition file (row groups of other buckets are skipped by their statistics). Every copy of an id lands in the same bucket, so a check over a bucket is the check
 over the corpus restricted to those ids: the answers are the same for any bucket count, and memory per task is
 bounded by `ROWS_PER_BUCKET`, not by the corpus. The hash is xxh3 of the id's bytes, so every process and
 every machine agrees on it.
@@ -11,18 +11,17 @@ every machine agrees on it.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
 import polars as pl
-import pyarrow.parquet as pq
 import xxhash
 
 from mixloom import storage
 from mixloom.manifest import atomic_path
 
 ROWS_PER_BUCKET = 500_000  # ids per bucket task: a few tens of MB in Polars
+ROW_GROUP = 16_384  # rows per row group of a partition file: a bucket read skips the groups of other buckets
 
 
 def bucket_count(rows: int, at_least: int = 1) -> int:
@@ -52,7 +51,7 @@ class PartitionJob:
 
 
 def partition_ids(job: PartitionJob) -> str:
-    """A worker task: write the ids of `job.paths` grouped by bucket (bucket list in the file's metadata)."""
+    """A worker task: write the ids of `job.paths` sorted by bucket (then row), with their bucket."""
     ids = pl.concat([storage.read_parquet(p, columns=["id"]) for p in job.paths]) if job.paths else None
     if ids is None:
         ids = pl.DataFrame(schema={"id": pl.String})
@@ -61,24 +60,16 @@ def partition_ids(job: PartitionJob) -> str:
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
         id_bucket(ids["id"], job.buckets),
     ).sort("_bucket", "_row")
-    parts = df.partition_by("_bucket", maintain_order=True, as_dict=True)
-    order = sorted(k[0] for k in parts)
-    table = df.drop("_bucket").to_arrow()
-    schema = table.schema.with_metadata({b"buckets": json.dumps(order).encode()})
-    with atomic_path(job.out) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as w:
-        for b in order:
-            w.write_table(parts[(b,)].drop("_bucket").to_arrow())
+    with atomic_path(job.out) as tmp:
+        df.write_parquet(tmp, compression="zstd", statistics=True, row_group_size=ROW_GROUP)
     return job.out
 
 
 def read_bucket(files: list[str], bucket: int) -> pl.DataFrame:
     """The rows of `bucket` from every partition file, in file order (columns id, _file, _row)."""
-    frames = []
-    for f in files:
-        pf = pq.ParquetFile(storage.path(f).open("rb"))
-        order = json.loads(pf.schema_arrow.metadata[b"buckets"])
-        if bucket in order:
-            frames.append(pl.from_arrow(pf.read_row_group(order.index(bucket))))
+    frames = [
+        storage.scan_parquet(f).filter(pl.col("_bucket") == bucket).drop("_bucket").collect() for f in files
+    ]
     if not frames:
         return pl.DataFrame(schema={"id": pl.String, "_file": pl.Int64, "_row": pl.UInt32})
     return pl.concat(frames)
