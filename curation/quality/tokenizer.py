@@ -25,7 +25,7 @@ from re import _parser as sre_parse
 
 RULES_PATH = Path(__file__).with_name("spacy_en_rules.json")
 _NONE: dict[str, tuple[str, ...]] = {}
-MAX_AFFIX_CACHE = 200_000
+MAX_AFFIX_CACHE = 50_000  # prefix and suffix lookups cached per process (each ~100 bytes)
 DOTS = "\\.\\.+"  # the one unbounded prefix/suffix branch
 
 

@@ -20,8 +20,8 @@ from curation.quality.tokenizer import ChunkTokenizer
 
 WORD, SENT_END, PUNCT = 0, 1, 2  # sentencizer classes: other, sentence-ending char, other punctuation
 POS_BITS = 24  # n-gram positions are packed into the low bits of a sort key (more for huge groups)
-MAX_CHUNKS = 250_000  # distinct chunks cached per process before the cache restarts (~100 bytes each)
-MAX_VOCAB = 4_000_000  # distinct tokens before the vocabulary restarts (between batches only)
+MAX_CHUNKS = 100_000  # distinct chunks cached per process before the cache restarts (~150 bytes each)
+MAX_VOCAB = 500_000  # distinct tokens before the vocabulary restarts (between batches only; ~150 bytes each)
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
 _BASE = np.uint64(0x9E3779B1 * 0x100000001B3 & ((1 << 64) - 1) | 1)  # odd base of the character hash

@@ -97,23 +97,13 @@ class Params(Strict):
         return self
 
 
-_VOCAB: Vocab | None = None
-
-
-def _vocab() -> Vocab:
-    """One vocabulary and chunk cache per worker process, shared by every shard it processes."""
-    global _VOCAB
-    if _VOCAB is None:
-        _VOCAB = Vocab(chunk_tokenizer())
-    return _VOCAB
-
-
 @dataclass
 class Quality:
     params: Params
     name: str = "quality"
     modifies_text: bool = False
     configs: dict[str, RuleParams] = field(default_factory=dict)
+    _vocab: Vocab | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.configs = rule_configs(self.params.rules, self.params.overrides)
@@ -127,14 +117,24 @@ class Quality:
         return list(dict.fromkeys(f"{rule}:{c.reason}" for rule, c in checks))
 
     def process(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Score a shard. Its slices share one vocabulary and chunk cache, made for this shard and dropped
+        after it, so a worker's memory follows the shard, not everything it has seen (reusing them across
+        shards saved little: each restarts at `MAX_CHUNKS` anyway)."""
+        self._vocab = Vocab(chunk_tokenizer())
+        try:
+            return self._process(df)
+        finally:
+            self._vocab = None
+
+    def _process(self, df: pl.DataFrame) -> pl.DataFrame:
         if df.height == 0:  # same columns and types as for a real batch
-            probe = self.process(pl.DataFrame({"text": ["x"]}))
+            probe = self._process(pl.DataFrame({"text": ["x"]}))
             cols = [c for c in probe.columns if c not in ("text", REJECT)]
             out = df.with_columns(pl.lit(None, dtype=probe[c].dtype).alias(c) for c in cols)
             return reject_where(out, pl.lit(False), "")
         parts = _slices(df["text"])
         if len(parts) > 1:  # every rule is per document: slices bound the token arrays, same results
-            return pl.concat([self.process(df.slice(a, b - a)) for a, b in parts], how="vertical").rechunk()
+            return pl.concat([self._process(df.slice(a, b - a)) for a, b in parts], how="vertical").rechunk()
         keep = df[REJECT].is_null().to_numpy() if REJECT in df.columns else np.ones(df.height, dtype=bool)
         scores, checks, text = self._evaluate(df["text"], keep)
         labels = [f"{rule}:{c.reason}" for rule, c in checks]
@@ -168,7 +168,7 @@ class Quality:
             # rule sets up to and including a line-removing c4 share one pass over the current text
             cut = rules.index("c4") + 1 if self.modifies_text and "c4" in rules else len(rules)
             segment, rules = rules[:cut], rules[cut:]
-            batch = TextBatch(text, _vocab())
+            batch = TextBatch(text, self._vocab or Vocab(chunk_tokenizer()))
             batch.tokenize(sentences=any(RULESETS[r].sentences(self.configs[r]) for r in segment))
             for rule in segment:
                 active = keep.copy()

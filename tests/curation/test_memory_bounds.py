@@ -39,7 +39,7 @@ def test_quality_scores_the_same_in_slices_as_in_one_batch(monkeypatch):
 
 
 def test_chunk_cache_restarts_cleanly_when_full(monkeypatch):
-    """A worker that met more distinct chunks than the cache holds restarts it between groups; the old entries
+    """A shard with more distinct chunks than the cache holds restarts it between groups; the old entries
     must go with the old table (they outlived it, and tokenizing the next group failed with an IndexError)."""
     from curation.quality import tokens as T
     from curation.steps import quality as Q
@@ -47,11 +47,33 @@ def test_chunk_cache_restarts_cleanly_when_full(monkeypatch):
     texts = _texts()
     df = pl.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts, "tokens": [0] * len(texts)})
     step = Q.Quality(Q.Params(rules=["gopher_quality", "gopher_repetition", "c4", "fineweb"]))
-    monkeypatch.setattr(Q, "_VOCAB", None)
     expected = step.process(df)
-    monkeypatch.setattr(Q, "_VOCAB", None)  # a fresh worker with a tiny cache, then many groups
-    monkeypatch.setattr(T, "MAX_CHUNKS", 50)
+    made: list[T.Vocab] = []
+
+    class Recorded(T.Vocab):
+        def __init__(self, tokenizer):
+            super().__init__(tokenizer)
+            made.append(self)
+
+    monkeypatch.setattr(Q, "Vocab", Recorded)
+    monkeypatch.setattr(T, "MAX_CHUNKS", 50)  # a tiny cache, then many groups
     monkeypatch.setattr(Q, "SLICE_CHARS", 2000)
     for _ in range(2):
         assert step.process(df).equals(expected)
-    assert len(Q._VOCAB.chunks) < 50 + 2000
+    assert len(made) == 2  # one vocabulary per shard...
+    assert all(len(v.chunks) < 50 + 2000 for v in made)  # ...whose cache restarted when full
+    assert step._vocab is None  # and none outlives its shard (a worker's memory follows the shard)
+
+
+def test_a_shard_scores_the_same_whatever_the_worker_scored_before():
+    """The vocabulary is per shard, so a shard's scores do not depend on the shards a worker saw before."""
+    from curation.steps import quality as Q
+
+    texts = _texts()
+    df = pl.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts, "tokens": [0] * len(texts)})
+    a, b = df.head(len(texts) // 2), df.tail(len(texts) - len(texts) // 2)
+    rules = Q.Params(rules=["gopher_quality", "gopher_repetition", "c4", "fineweb"])
+    fresh = Q.Quality(rules).process(b)
+    used = Q.Quality(rules)
+    used.process(a)
+    assert used.process(b).equals(fresh)
