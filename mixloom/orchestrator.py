@@ -136,7 +136,9 @@ def run_recipe(
     The run directory is locked for the whole run: a second `run` into it fails at once, naming the holder."""
     layout = RunLayout(recipe.output_dir(out))
     if storage.is_url(layout.root):  # only some stages read and write object storage: say so before work
-        chosen = [n for n in build_graph(recipe) if not only or n.name in only or n.name.split(".")[0] in only]
+        chosen = [
+            n for n in build_graph(recipe) if not only or n.name in only or n.name.split(".")[0] in only
+        ]
         if others := [n.name for n in chosen if not n.stage.object_storage]:
             storage.local_only(layout.root, f"stage(s) {', '.join(others)}")
     storage.makedirs(layout.root)
