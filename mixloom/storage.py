@@ -53,7 +53,7 @@ def path(p: str | Path) -> Path:
     except (ImportError, ValueError) as e:
         raise UserError(
             f"{s}: {_first_line(e)} (install the filesystem for '{protocol}://', e.g. pip install "
-            "'mixloom[cloud]' for s3://)"
+            "'mixloom[cloud]' for s3://, 'mixloom[gcs]' for gs://)"
         ) from None
 
 
