@@ -111,6 +111,16 @@ def ray_head(cpus: int = 2) -> Iterator[tuple[str, Path]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _readme_execution(address: str) -> dict:
+    """The README's `execution:` block ("Run on a cluster") as written, with the head's address in it."""
+    import re
+
+    section = (cloud.ROOT / "README.md").read_text().split("## Run on a cluster", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    assert "HEAD_IP:6379" in block
+    return yaml.safe_load(block.replace("HEAD_IP:6379", address))["execution"]
+
+
 def _small(address: str | None) -> dict:
     r = cloud.bloomberg_recipe(cloud.LOCAL_PATHS, shard_docs=300)
     del r["sources"]["wiki"]
@@ -118,7 +128,7 @@ def _small(address: str | None) -> dict:
     r["mix"] = {"unit": "docs", "budget": "max", "shares": {"financial": 1.0}}
     r["execution"].update(executor="ray", workers=2)
     if address:
-        r["execution"]["ray"] = {"address": address}
+        r["execution"].update(_readme_execution(address))
     return r
 
 
