@@ -144,9 +144,15 @@ class _Heartbeat(threading.Thread):
             except Exception as e:  # a network error: retry until the lease would be gone
                 if time.monotonic() - last_ok < self.lease:
                     continue
-                new, why = None, f"could not refresh it for {self.lease:g} s ({type(e).__name__}: {e})"
+                first = (str(e).strip().splitlines() or [""])[0][:200]
+                new, why = None, f"could not refresh it for {self.lease:g} s ({type(e).__name__}: {first})"
             else:
-                why = f"another run took it over ({_holder(self.path, _read(self.path))})"
+                held = _read(self.path) if new is None else {}
+                why = (
+                    f"another run took it over ({_holder(self.path, held)})"
+                    if held
+                    else "the lock object was deleted"
+                )
             if new is not None:
                 self.tag, last_ok = new, time.monotonic()
                 continue

@@ -197,3 +197,16 @@ def test_bad_lease_setting_is_one_line(monkeypatch):
         monkeypatch.setenv("MIXLOOM_LOCK_LEASE_S", bad)
         with pytest.raises(UserError, match=f"MIXLOOM_LOCK_LEASE_S.*{msg}"):
             lease_s()
+
+
+def test_holder_whose_lock_is_deleted_stops(s3):
+    """Someone deletes the lock object by hand under a live run: its next refresh fails and it stops."""
+    env, fs = s3
+    a = _holder(env)
+    try:
+        fs.rm_file(LOCK)
+        assert a.wait(timeout=LEASE * 3) == 2
+        assert "this run lost its lock: the lock object was deleted" in a.stderr.read()
+        assert not fs.exists(LOCK)
+    finally:
+        _kill(a)
