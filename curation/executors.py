@@ -138,7 +138,7 @@ class RayExecutor:
             try:
                 ray.init(
                     address=address,
-                    num_cpus=None if address else self.workers,
+                    num_cpus=None if address not in (None, "local") else self.workers,
                     include_dashboard=False,
                     log_to_driver=False,
                     configure_logging=False,
@@ -209,7 +209,7 @@ def make_executor(kind: str, workers: int, run_dir: object = None, ray_address: 
 def _check_reachable(address: str | None, origin: str, timeout_s: float = 10.0) -> None:
     """One TCP connect to a cluster's head before `ray.init`, which retries an address where nothing listens
     for minutes."""
-    if not address or address == "auto":
+    if not address or address in ("auto", "local"):  # Ray's words for this machine's cluster, a new local one
         return
     host, _, port = address.removeprefix("ray://").rpartition(":")
     try:

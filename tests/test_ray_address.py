@@ -63,6 +63,16 @@ def test_environment_wins_over_the_recipe(monkeypatch):
     assert make_executor("ray", 2).target() == (None, "a local Ray")
 
 
+@pytest.mark.parametrize("word", ["auto", "local"])
+def test_rays_own_words_are_not_probed(word):
+    """RAY_ADDRESS=auto / local are Ray's (this machine's cluster, a new local one): no host:port to probe."""
+    from curation.executors import _check_reachable
+
+    _check_reachable(word, "RAY_ADDRESS")  # no error
+    with pytest.raises(UserError, match="^RAY_ADDRESS nohost: no Ray cluster answers there"):
+        _check_reachable("nohost", "RAY_ADDRESS")
+
+
 def test_nothing_listening_is_one_line_at_once(monkeypatch):
     """Ray itself retries such an address for minutes; the executor says what is wrong in seconds."""
     pytest.importorskip("ray", reason="ray is not installed (pip install 'mixloom[ray]')")
