@@ -93,8 +93,9 @@ def test_nothing_listening_is_one_line_at_once(monkeypatch):
 
 
 @contextmanager
-def ray_head(cpus: int = 2) -> Iterator[tuple[str, Path]]:
-    """A one-node Ray cluster (`ray start --head`) on loopback; yields (address, its temp dir)."""
+def ray_head(cpus: int = 2, client_port: int | None = None) -> Iterator[tuple[str, Path]]:
+    """A one-node Ray cluster (`ray start --head`) on loopback; yields (address, its temp dir). With
+    `client_port`, its Ray client server (ray://) listens there."""
     pytest.importorskip("ray", reason="ray is not installed (pip install 'mixloom[ray]')")
     from tests.raycluster import RAY, _killpg, _ports
 
@@ -102,10 +103,12 @@ def ray_head(cpus: int = 2) -> Iterator[tuple[str, Path]]:
     port = cloud.free_port()
     env = cloud.env_with({"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"})
     env.pop("RAY_ADDRESS", None)
+    ports = [p for p in _ports() if not (client_port and p.startswith("--ray-client-server-port="))]
+    ports += [f"--ray-client-server-port={client_port}"] if client_port else []
     log = open(tmp / "head.log", "w")  # noqa: SIM115 - closed in finally
     head = subprocess.Popen(
         [RAY, "start", "--head", f"--port={port}", f"--num-cpus={cpus}", f"--temp-dir={tmp}",
-         "--include-dashboard=false", *_ports(), "--disable-usage-stats", "--block", "--node-ip-address=127.0.0.1"],
+         "--include-dashboard=false", *ports, "--disable-usage-stats", "--block", "--node-ip-address=127.0.0.1"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
@@ -167,7 +170,15 @@ def test_recipe_address_and_environment_precedence(tmp_path):
     assert proc.returncode == 0, err[-3000:]
     local = cloud.local_tree(tmp_path / "local")
     dead = f"127.0.0.1:{cloud.free_port()}"  # nothing listens there
-    with ray_head() as (address, temp_dir):
+    client = cloud.free_port()
+    with ray_head(client_port=client) as (address, temp_dir):
+        # Ray client first (here, its server failed to start a driver for a client that came after drivers
+        # connected to the GCS address: 'SpecificServer startup failed'). Its driver is a process the head's
+        # client server starts for the connection, not this one.
+        before = _drivers(temp_dir)
+        proc, _, err = _curate(_small(f"ray://127.0.0.1:{client}"), tmp_path, "client", base)
+        assert proc.returncode == 0, err[-3000:]
+        assert _drivers(temp_dir) - before and proc.pid not in _drivers(temp_dir)
         # the recipe names the cluster; RAY_ADDRESS is unset
         proc, _, err = _curate(_small(address), tmp_path, "recipe", base)
         assert proc.returncode == 0, err[-3000:]
@@ -176,7 +187,7 @@ def test_recipe_address_and_environment_precedence(tmp_path):
         proc, _, err = _curate(_small(dead), tmp_path, "env", {**base, "RAY_ADDRESS": address})
         assert proc.returncode == 0, err[-3000:]
         assert proc.pid in _drivers(temp_dir)
-    for run in ("recipe", "env"):
+    for run in ("recipe", "env", "client"):
         got = cloud.local_tree(tmp_path / run)
         assert sorted(got) == sorted(local) and [k for k in got if got[k] != local[k]] == []
     # the recipe's address alone, with the cluster gone: one line naming the key, no traceback
