@@ -210,3 +210,41 @@ def test_holder_whose_lock_is_deleted_stops(s3):
         assert not fs.exists(LOCK)
     finally:
         _kill(a)
+
+
+def test_two_runs_taking_over_one_stale_lock(s3):
+    """Two processes started together on an expired lock of another host: exactly one holds the run (the
+    later one usually finds the lock already renewed; the exact race is `test_one_winner_for_one_version`)."""
+    env, fs = s3
+    stale = {
+        "pid": 1,
+        "host": "gone-host",
+        "started": 0,
+        "command": "x",
+        "lease_s": 1,
+        "refreshed": time.time() - 60,
+    }
+    fs.pipe_file(LOCK, json.dumps(stale).encode())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", HOLD, URL],
+            env=cloud.env_with(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    try:
+        held = [p.stdout.readline().strip() == "held" for p in procs]
+        assert sorted(held) == [False, True]
+        loser = procs[held.index(False)]
+        assert loser.wait(timeout=30) == 2
+        err = loser.stderr.read()
+        assert "is in use by another run" in err or "could not take the lock" in err, err
+        assert _lock(fs)["pid"] == procs[held.index(True)].pid
+    finally:
+        for p in procs:
+            _kill(p)
+        fs.rm_file(LOCK) if fs.exists(LOCK) else None
