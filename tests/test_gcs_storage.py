@@ -160,7 +160,10 @@ def test_gs_run_equals_local_run_byte_for_byte(gcs, tmp_path):
         (gs_recipe, str(tmp_path / "run"), "1"),
         (gs_recipe, "gs://runs/bloomberg", "2"),
     ]:
-        r = _cli(["curate", str(recipe), "--out", out, "--workers", workers], gcs)
+        # a short lease: the lock object on gs:// is refreshed many times during the run
+        r = _cli(
+            ["curate", str(recipe), "--out", out, "--workers", workers], {**gcs, "MIXLOOM_LOCK_LEASE_S": "2"}
+        )
         assert r.returncode == 0, r.stderr[-3000:]
     got = subprocess.run(
         [sys.executable, "-c", _TREE, "runs/bloomberg", str(cloud.ROOT)],
