@@ -144,10 +144,10 @@ class RayExecutor:
                     configure_logging=False,
                     runtime_env={"env_vars": {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1"}},
                 )
-            except (ConnectionError, TimeoutError) as e:
+            except (ConnectionError, TimeoutError) as e:  # something listens there, but Ray could not connect
                 raise UserError(
-                    f"{origin} {address}: no Ray cluster answers there ({_first_line(e)}); start one with "
-                    "`ray start --head` or fix the address"
+                    f"{origin} {address}: Ray could not connect ({_first_line(e)}); check the cluster (`ray "
+                    "status` on the head, its logs) and that the address is its GCS port (or ray:// client port)"
                 ) from None
             self._started = True
             self._check_storage(ray, origin)
