@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -205,7 +206,9 @@ RAY_RETRIES = 4  # a task on a worker node that dies is rerun elsewhere (idempot
 
 @dataclass
 class RayExecutor:
-    """Ray tasks (a local Ray started on demand, or the cluster in RAY_ADDRESS).
+    """Ray tasks: on the cluster in RAY_ADDRESS, else the one in the recipe's `execution.ray.address`, else a
+    local Ray started on demand with `workers` CPUs. The environment wins over the recipe: it names the cluster
+    of this invocation (`ray job submit` sets it), the recipe a default.
 
     On a cluster every task reads its inputs from and writes its outputs to the run's storage (an s3:// URL
     when the nodes share no disk), never the driver's disk. A task lost with its node is retried
@@ -214,7 +217,17 @@ class RayExecutor:
 
     workers: int = 2
     run_dir: str | None = None
+    address: str | None = None  # execution.ray.address
     _started: bool = field(default=False, repr=False)
+
+    def target(self) -> tuple[str | None, str]:
+        """(the address to connect to, where it comes from); (None, ...) starts a local Ray."""
+        env = os.environ.get("RAY_ADDRESS", "").strip()
+        if env:
+            return env, "RAY_ADDRESS"
+        if self.address:
+            return self.address, "execution.ray.address"
+        return None, "a local Ray"
 
     def _ray(self):
         try:
@@ -222,19 +235,27 @@ class RayExecutor:
         except ImportError:
             raise UserError("the ray executor needs Ray: pip install 'mixloom[ray]'") from None
         if not ray.is_initialized():
-            ray.init(
-                address=os.environ.get("RAY_ADDRESS"),
-                num_cpus=None if os.environ.get("RAY_ADDRESS") else self.workers,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-                runtime_env={"env_vars": {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1"}},
-            )
+            address, origin = self.target()
+            _check_reachable(address, origin)
+            try:
+                ray.init(
+                    address=address,
+                    num_cpus=None if address not in (None, "local") else self.workers,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    configure_logging=False,
+                    runtime_env={"env_vars": {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1"}},
+                )
+            except (ConnectionError, TimeoutError) as e:  # something listens there, but Ray could not connect
+                raise UserError(
+                    f"{origin} {address}: Ray could not connect ({_first_line(e)}); check the cluster (`ray "
+                    "status` on the head, its logs) and that the address is its GCS port (or ray:// client port)"
+                ) from None
             self._started = True
-            self._check_storage(ray)
+            self._check_storage(ray, origin)
         return ray
 
-    def _check_storage(self, ray) -> None:
+    def _check_storage(self, ray, origin: str = "RAY_ADDRESS") -> None:
         """A cluster of several nodes cannot write to the driver's local run directory."""
         from mixloom import storage
 
@@ -243,7 +264,7 @@ class RayExecutor:
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         if len(nodes) > 1:
             raise UserError(
-                f"--out {self.run_dir}: a local directory, but the Ray cluster at RAY_ADDRESS has {len(nodes)} "
+                f"--out {self.run_dir}: a local directory, but the Ray cluster at {origin} has {len(nodes)} "
                 "nodes that cannot write to it; use object storage (--out s3://bucket/run), or set "
                 "MIXLOOM_SHARED_DIR=1 if every node mounts this directory"
             )
@@ -278,9 +299,29 @@ class RayExecutor:
             self._started = False
 
 
-def make_executor(kind: str, workers: int, run_dir: object = None):
+def make_executor(kind: str, workers: int, run_dir: object = None, ray_address: str | None = None):
+    """`ray_address`: the recipe's `execution.ray.address` (RAY_ADDRESS in the environment wins over it)."""
     if kind == "local":
         return LocalExecutor(workers)
     if kind == "ray":
-        return RayExecutor(workers, None if run_dir is None else str(run_dir))
+        return RayExecutor(workers, None if run_dir is None else str(run_dir), ray_address)
     raise UserError(f"unknown executor '{kind}': use local or ray")
+
+
+def _check_reachable(address: str | None, origin: str, timeout_s: float = 10.0) -> None:
+    """One TCP connect to a cluster's head before `ray.init`, which retries an address where nothing listens
+    for minutes."""
+    if not address or address in ("auto", "local"):  # Ray's words for this machine's cluster, a new local one
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as e:
+        raise UserError(
+            f"{origin} {address}: no Ray cluster answers there ({_first_line(e)}); start one with "
+            "`ray start --head` or fix the address"
+        ) from None
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]

@@ -63,7 +63,7 @@ def mix_run(recipe: Recipe, out_dir: Path, executor: str | None = None, workers:
     finals = sorted(layout.curated.glob("*.parquet")) if layout.curated.exists() else []
     recount_dir = layout.work / "mix_tokens"  # counts in the mix's tokenizer, gone when the mix ends
     nworkers = workers or recipe.execution.workers
-    ex = make_executor(executor or recipe.execution.executor, nworkers, out_dir)
+    ex = make_executor(executor or recipe.execution.executor, nworkers, out_dir, recipe.execution.ray.address)
     mix_error: MixError | None = None
     try:
         if finals and tokenizer != manifest.get("tokens_unit", "approx"):

@@ -274,7 +274,7 @@ def _curate(recipe: Recipe, out_dir: Path, executor: str | None, workers: int | 
     nworkers = workers or recipe.execution.workers
     timings: dict[str, float] = {}
     inputs = [file_entry(f) | {"source": s.name, "format": s.fmt} for s in plan.sources for f in s.files]
-    ex = make_executor(kind, nworkers, out_dir)
+    ex = make_executor(kind, nworkers, out_dir, recipe.execution.ray.address)
     try:
         t0 = time.perf_counter()
         shards, read_dir, read_results = _read_phase(plan, inputs, work, ex)

@@ -53,7 +53,7 @@ def path(p: str | Path) -> Path:
     except (ImportError, ValueError) as e:
         raise UserError(
             f"{s}: {_first_line(e)} (install the filesystem for '{protocol}://', e.g. pip install "
-            "'mixloom[cloud]' for s3://)"
+            "'mixloom[cloud]' for s3://, 'mixloom[gcs]' for gs://)"
         ) from None
 
 
@@ -181,6 +181,68 @@ def create_exclusive(p: str | Path, data: bytes) -> bool:
             if fs.exists(s):
                 return False
             fs.pipe_file(s, data)
+    return True
+
+
+def _is_s3(fs: Any) -> bool:
+    return "s3" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+
+
+def object_tag(p: str | Path) -> str | None:
+    """The store's current version of an object (S3: its ETag, quoted as S3 sends it); None: no object."""
+    fs, s = fs_path(p)
+    with guard(p):
+        try:
+            info = fs.info(s)
+        except FileNotFoundError:
+            return None
+    if _is_s3(fs) and info.get("ETag"):
+        return str(info["ETag"])
+    return version_tag(info) or str(info.get("mtime") or info.get("LastModified") or info.get("created"))
+
+
+def replace_if(p: str | Path, data: bytes, tag: str) -> str | None:
+    """Overwrite `p` only while it is still at version `tag` (S3: a PUT with If-Match, so of two writers that
+    saw the same version exactly one wins); returns the new version, or None when it changed or is gone.
+    Elsewhere: check, then write (not atomic)."""
+    fs, s = fs_path(p)
+    with guard(p):
+        if _is_s3(fs):
+            try:
+                out = fs.pipe_file(s, data, IfMatch=tag)
+            except FileNotFoundError:
+                return None
+            except OSError as e:  # 412 Precondition Failed (s3fs raises it as EINVAL)
+                if "precondition" in str(e).lower() or getattr(e, "errno", None) == 22:
+                    return None
+                raise
+            return str(out["ETag"]) if isinstance(out, dict) and out.get("ETag") else object_tag(p)
+        if object_tag(p) != tag:
+            return None
+        fs.pipe_file(s, data)
+    return object_tag(p)
+
+
+def remove_if(p: str | Path, tag: str) -> bool:
+    """Delete `p` only while it is still at version `tag` (S3: a DELETE with If-Match); False otherwise."""
+    fs, s = fs_path(p)
+    with guard(p):
+        if _is_s3(fs):
+            bucket, key, _ = fs.split_path(s)
+            try:
+                fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=tag)
+            except FileNotFoundError:
+                return False
+            except OSError as e:
+                if "precondition" in str(e).lower() or getattr(e, "errno", None) == 22:
+                    return False
+                raise
+            fs.invalidate_cache(s)
+            return True
+        if object_tag(p) != tag:
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm_file(s)
     return True
 
 

@@ -96,12 +96,42 @@ class Mix(Strict):
         return v
 
 
+class RayOptions(Strict):
+    """Where the ray executor runs. RAY_ADDRESS in the environment, when set, wins over `address` (the
+    environment names the cluster of this invocation, as `ray job submit` sets it; the recipe, a default)."""
+
+    address: str | None = Field(
+        None,
+        description="the Ray cluster to run on: HOST:PORT of its head (GCS port, 6379 by default), "
+        "'auto' (the cluster started on this machine), or ray://HOST:PORT (Ray client); none: a local Ray",
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is None or v == "auto":
+            return v
+        m = _RAY_ADDRESS.match(v)
+        if not m or not 0 < int(m.group("port")) < 65536:
+            raise ValueError(
+                f"'{v}' is not a Ray address: use HOST:PORT of the head (e.g. 10.0.0.5:6379), 'auto', "
+                "or ray://HOST:PORT"
+            )
+        return v
+
+
+_RAY_ADDRESS = re.compile(r"^(ray://)?(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})$")
+
+
 class Execution(Strict):
     executor: Literal["local", "ray"] = "local"
     workers: int = Field(1, ge=1)
     shard_docs: int = Field(20_000, ge=1, description="documents per shard (bounds memory per task)")
     shard_bytes: int = Field(8 << 20, ge=1, description="text bytes per shard (bounds memory per task)")
     output_format: Literal["parquet", "jsonl"] = "parquet"
+    ray: RayOptions = Field(
+        default_factory=RayOptions, description="the ray executor's cluster (`ray.address`)"
+    )
 
 
 def _check_sum(name: str, weights: dict[str, float]) -> None:
