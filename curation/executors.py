@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mixloom.errors import UserError
-from mixloom.memory import configure_allocators, release_memory
+from mixloom.memory import (
+    ARROW_POOL_ENV,
+    JEMALLOC_CONF,
+    JEMALLOC_ENV,
+    configure_allocators,
+    release_memory,
+)
 from mixloom.progress import progress_bar
 
 T = TypeVar("T")
@@ -201,6 +207,7 @@ class _Shared:
             raise min(self._errors, key=lambda x: x[0])[1]
 
 
+_ALLOCATORS = {JEMALLOC_ENV: JEMALLOC_CONF, ARROW_POOL_ENV: "system"}  # Ray's workers: see mixloom.memory
 RAY_RETRIES = 4  # a task on a worker node that dies is rerun elsewhere (idempotent: write, then mark done)
 
 
@@ -244,7 +251,9 @@ class RayExecutor:
                     include_dashboard=False,
                     log_to_driver=False,
                     configure_logging=False,
-                    runtime_env={"env_vars": {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1"}},
+                    runtime_env={
+                        "env_vars": {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", **_ALLOCATORS}
+                    },
                 )
             except (ConnectionError, TimeoutError) as e:  # something listens there, but Ray could not connect
                 raise UserError(
@@ -273,8 +282,9 @@ class RayExecutor:
         if not items:
             return []
         ray = self._ray()
-        remote = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(fn)
-        refs = [remote.remote(it) for it in items]
+        remote = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(_task)
+        remote = remote.options(name=getattr(fn, "__name__", "task"))
+        refs = [remote.remote(fn, it) for it in items]  # `_task`: memory is released after each task
         index = {r: i for i, r in enumerate(refs)}
         results: list[Any] = [None] * len(items)
         pending = list(refs)
