@@ -35,7 +35,7 @@ class Vocab:
         self.tokenizer = tokenizer
         self.ids = _TokenIds()
         self._arrays: dict[str, np.ndarray] = {k: np.empty(0, t) for k, t in _FEATURES.items()}
-        self.chunks = _ChunkCache(self)
+        self.chunks = _ChunkCache(self.ids, tokenizer)  # not `self`: no cycle, freed as soon as dropped
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Feature arrays indexed by token id."""
@@ -118,9 +118,10 @@ class _ChunkCache(dict):
     """chunk → chunk id, with each chunk's token ids in one flat table. `__missing__` tokenizes, so
     `map(cache.__getitem__, chunks)` stays in C, and a batch's token ids are then one NumPy gather."""
 
-    def __init__(self, vocab: Vocab) -> None:
+    def __init__(self, ids: _TokenIds, tokenizer: ChunkTokenizer) -> None:
         super().__init__()
-        self.vocab = vocab
+        self.ids = ids
+        self.tokenizer = tokenizer
         self._pending: list[tuple[int, ...]] = []
         self._len = np.empty(0, np.int64)
         self._off = np.empty(0, np.int64)
@@ -128,7 +129,7 @@ class _ChunkCache(dict):
 
     def __missing__(self, chunk: str) -> int:
         cid = self[chunk] = len(self)
-        self._pending.append(tuple(map(self.vocab.ids.__getitem__, self.vocab.tokenizer._tokenize(chunk))))
+        self._pending.append(tuple(map(self.ids.__getitem__, self.tokenizer._tokenize(chunk))))
         return cid
 
     def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,7 +147,7 @@ class _ChunkCache(dict):
         """Start afresh when the table is large (only between groups: ids must stay valid within one)."""
         if len(self) >= MAX_CHUNKS:
             self.clear()  # dict.__init__ keeps the entries: without this, old chunk ids outlived their table
-            self.__init__(self.vocab)
+            self.__init__(self.ids, self.tokenizer)
 
 
 @dataclass

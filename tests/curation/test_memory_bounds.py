@@ -77,3 +77,23 @@ def test_a_shard_scores_the_same_whatever_the_worker_scored_before():
     used = Q.Quality(rules)
     used.process(a)
     assert used.process(b).equals(fresh)
+
+
+def test_a_shard_vocabulary_is_freed_without_the_cycle_collector():
+    """Workers release memory after each task without `gc.collect()`: the vocabulary (chunk cache included)
+    must go by reference counting alone, i.e. hold no reference cycle."""
+    import gc
+    import weakref
+
+    from curation.quality.tokenizer import chunk_tokenizer
+    from curation.quality.tokens import Vocab
+
+    gc.disable()
+    try:
+        v = Vocab(chunk_tokenizer())
+        v.chunks["hello,"]  # tokenizes: fills the chunk cache and the token ids
+        refs = [weakref.ref(v), weakref.ref(v.chunks), weakref.ref(v.ids)]
+        del v
+        assert [r() for r in refs] == [None, None, None]
+    finally:
+        gc.enable()
