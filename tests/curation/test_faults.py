@@ -75,7 +75,8 @@ def test_driver_sigkill_leaves_no_worker_alive(tmp_path, when):
             "execution": {"shard_docs": 5000, "shard_bytes": 1 << 20},
         },
     )
-    driver = _mixloom("curate", str(recipe), "--out", str(tmp_path / "out"), "--workers", "2")
+    # 3 workers: the driver and two worker processes (the local executor runs tasks in the driver too)
+    driver = _mixloom("curate", str(recipe), "--out", str(tmp_path / "out"), "--workers", "3")
     kids: list[int] = []
     t0 = time.monotonic()
     while time.monotonic() - t0 < 120 and driver.poll() is None:
