@@ -14,16 +14,17 @@ subprocess; its process tree is sampled with psutil every 50 ms, and each proces
 
 Scaling efficiency of n workers = (docs/s with n workers) / (n × docs/s with 1 worker), per executor.
 
-`--worker-limit 1.5GB` puts each worker process, as soon as it is seen, into its own cgroup (v1 memory
-controller under /sys/fs/cgroup/memory, charges moved with it) limited to that size: a worker over it is killed
-by the kernel and the run fails. Without a writable cgroup the limit is not enforced and the bench says so.
+`--worker-limit 1.5GB` puts each worker process (and the driver, which runs tasks too), as soon as it is seen,
+into its own cgroup (v1 memory controller under /sys/fs/cgroup/memory, charges moved with it) limited to that
+size: a process over it is killed by the kernel and the run fails. Without a writable cgroup the limit is not enforced and the bench says so.
 
 `--driver-growth` runs the same recipe on N and 8×N documents (2 workers, each executor) and prints the driver's peak
 for both: the driver holds no per-document state, so it should not grow (the issue's bar: ≤ 5%).
 
 Run:  python bench/scale.py                       (100 MB and 1 GB; 1 and 2 workers; local and ray)
       python bench/scale.py --sizes 100MB         (the small corpus only)
-      python bench/scale.py --driver-growth 10MB  (driver peak at 10 MB and 80 MB of documents, local and ray)
+      python bench/scale.py --driver-growth 20MB  (driver peak at 20 MB and 160 MB of documents, local and ray;
+                                                  N should fill a few 8 MB shards: the local driver runs tasks)
       python bench/scale.py --sizes 1GB --workers 2 --executors local --worker-limit 1.5GB
 """
 
@@ -155,7 +156,7 @@ def measure(cmd: list[str], log: Path, env: dict, limit: int | None = None) -> d
                             kind == "other"
                         ):  # again until it is a worker: just forked, it has its parent's cmdline
                             kind = _kind(proc.cmdline())
-                        if groups and kind == "worker":
+                        if groups and kind in ("worker", "driver"):  # the local driver runs tasks too
                             groups.add(proc.pid)
                     except psutil.Error:
                         continue
