@@ -127,7 +127,7 @@ class Execution(Strict):
     executor: Literal["local", "ray"] = "local"
     workers: int = Field(1, ge=1)
     shard_docs: int = Field(20_000, ge=1, description="documents per shard (bounds memory per task)")
-    shard_bytes: int = Field(8 << 20, ge=1, description="text bytes per shard (bounds memory per task)")
+    shard_bytes: int = Field(4 << 20, ge=1, description="text bytes per shard (bounds memory per task)")
     output_format: Literal["parquet", "jsonl"] = "parquet"
     ray: RayOptions = Field(
         default_factory=RayOptions, description="the ray executor's cluster (`ray.address`)"
