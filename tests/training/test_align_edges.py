@@ -1,0 +1,108 @@
+"""`training.align` where the mutation check (scripts/mutation.sh, docs/mutation.md) found it untested: a stage
+that reads run-directory references (`generate.pairs`, `train.sft` falling back to `train.pretrain`), the
+recipe key an error names when data or model is missing, the rows a TRL dataset is made of, the pad token a
+stage trains with and the stage its progress line names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mixloom.errors import UserError
+from mixloom.layout import RunLayout
+from mixloom.recipe import parse_recipe
+from tests.training.test_align_units import _trainer
+from training import align
+
+PAIR = {"prompt": "What is 2 plus 2?", "chosen": "4", "rejected": "5"}
+
+
+def _recipe(tmp: Path, **dpo):
+    data = {"name": "edges", "output": str(tmp / "run"), "train": {"dpo": {"device": "cpu", **dpo}}}
+    return parse_recipe(data, tmp / "recipe.yaml")
+
+
+def _pairs(run: Path) -> Path:
+    d = RunLayout(run).ref_path("generate.pairs")
+    d.mkdir(parents=True)
+    (d / "part-00000.jsonl").write_text(json.dumps(PAIR) + "\n")
+    return d / "part-00000.jsonl"
+
+
+def _model(run: Path, ref: str) -> Path:
+    d = RunLayout(run).ref_path(ref)
+    d.mkdir(parents=True)
+    (d / "config.json").write_text("{}")
+    return d
+
+
+def test_prepare_finds_references_in_the_run_directory(tmp_path):
+    run = tmp_path / "run"
+    data, pretrained = _pairs(run), _model(run, "train.pretrain")
+    r = _recipe(tmp_path)  # data: generate.pairs, model: train.sft, and no sft stage in this recipe
+    io = align.prepare(r, run, "dpo")
+    assert io.data_files == [data]
+    assert io.model_dir == pretrained  # train.sft falls back to the pretrained model
+    assert io.out == RunLayout(run).stage_dir("train.dpo") and io.device == "cpu"
+    sft = _model(run, "train.sft")
+    with_sft = parse_recipe(
+        {"name": "e", "output": str(run), "train": {"sft": {}, "dpo": {"device": "cpu"}}}, tmp_path / "r.yaml"
+    )
+    assert align.prepare(with_sft, run, "dpo").model_dir == sft
+
+
+def test_a_missing_input_names_its_recipe_key(tmp_path):
+    run = tmp_path / "run"
+    r = _recipe(tmp_path, model="train.pretrain")
+    with pytest.raises(UserError) as e:
+        align.prepare(r, run, "dpo")
+    assert str(e.value).startswith(f"{r.path}: train.dpo.data: no data files at ")
+    _pairs(run)
+    with pytest.raises(UserError) as e:
+        align.prepare(r, run, "dpo")
+    assert str(e.value).startswith(f"{r.path}: train.dpo.model: no model at ")
+
+
+def test_dataset_holds_the_rows_in_order():
+    rows = [PAIR, {**PAIR, "chosen": "four"}]
+    ds = align.dataset(rows)
+    assert len(ds) == 2 and [ds[i] for i in range(2)] == rows
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    from mixloom.tiny import make_tiny_model
+
+    texts = [f"{a} plus {b} is {a + b}." for a in range(20) for b in range(5)]
+    d = tmp_path_factory.mktemp("tiny") / "model"
+    return make_tiny_model(d, texts, vocab_size=300, hidden=32, heads=1, layers=1, intermediate=32)
+
+
+def _io(tmp: Path, model_dir: Path) -> align.StageIO:
+    r = parse_recipe({"name": "e", "train": {"sft": {"device": "cpu"}}}, tmp / "recipe.yaml")
+    return align.StageIO(r, "sft", r.train.sft, tmp / "out", [], model_dir, "cpu")
+
+
+def test_a_tokenizer_keeps_its_own_pad_token_and_gets_eos_only_without_one(tmp_path, tiny):
+    from training.tokenizer import load_tokenizer
+
+    own = load_tokenizer(tiny)
+    assert own.pad_token is not None and own.pad_token != own.eos_token
+    assert align.tokenizer(_io(tmp_path, tiny)).pad_token == own.pad_token
+    own.pad_token = None
+    own.save_pretrained(tmp_path / "no_pad")
+    assert load_tokenizer(tmp_path / "no_pad").pad_token is None
+    tok = align.tokenizer(_io(tmp_path, tmp_path / "no_pad"))
+    assert tok.pad_token == tok.eos_token == own.eos_token
+
+
+def test_the_progress_line_names_the_stage(tmp_path, tiny):
+    from training.live import StepProgress
+
+    io = _io(tmp_path, tiny)
+    trainer = _trainer(tiny, io.out, rows=2)
+    align.train_and_finish(trainer, io, {})
+    shown = [c.desc for c in trainer.callback_handler.callbacks if isinstance(c, StepProgress)]
+    assert shown == ["train.sft"]
