@@ -78,3 +78,15 @@ def test_no_share_means_no_rows_not_even_empty_documents(seed):
     assert rep["sources"]["b"]["docs_selected"] == 0
     assert not [i for i in _taken(sel, "w") if "aug" in i] and rep["sources"]["w"]["augmented_docs"] == 0
     assert rep["sources"]["a"]["augmented_docs"] > 0  # the capped domain does take copies
+
+
+def test_a_cap_of_exactly_one_augmented_document_takes_it():
+    docs = _copies_of({"a": ("fin", [5] * 10), "w": ("gen", [5] * 10)}, {"a": [5] * 4})
+    mix = Mix(unit="docs", budget=4, shares={"fin": 0.5, "gen": 0.5}, tolerance=0.0)
+    share = 0.5
+    sel, rep = plan_mix(docs, mix, seed=1, aug_share={"fin": share})
+    a = rep["sources"]["a"]
+    copies = share * a["target"]  # a's target is 2 documents: the cap is one augmented copy
+    assert copies == 1 and a["augmented_docs"] == copies and a["achieved"] == a["target"]
+    assert sum(1 for i in _taken(sel, "a") if "aug" in i) == copies
+    assert rep["domains"]["fin"]["augmented_share"] == share
