@@ -1,7 +1,7 @@
 """`training.align` where the mutation check (scripts/mutation.sh, docs/mutation.md) found it untested: a stage
 that reads run-directory references (`generate.pairs`, `train.sft` falling back to `train.pretrain`), the
 recipe key an error names when data or model is missing, the rows a TRL dataset is made of, the pad token a
-stage trains with and the stage its progress line names."""
+stage trains with, the stage its progress line names and where its files go."""
 
 from __future__ import annotations
 
@@ -98,11 +98,16 @@ def test_a_tokenizer_keeps_its_own_pad_token_and_gets_eos_only_without_one(tmp_p
     assert tok.pad_token == tok.eos_token == own.eos_token
 
 
-def test_the_progress_line_names_the_stage(tmp_path, tiny):
+def test_training_names_its_stage_and_writes_only_inside_the_stage_folder(tmp_path, tiny, monkeypatch):
     from training.live import StepProgress
 
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     io = _io(tmp_path, tiny)
     trainer = _trainer(tiny, io.out, rows=2)
     align.train_and_finish(trainer, io, {})
     shown = [c.desc for c in trainer.callback_handler.callbacks if isinstance(c, StepProgress)]
-    assert shown == ["train.sft"]
+    assert shown == ["train.sft"]  # the progress line's label
+    assert list(cwd.iterdir()) == []  # nothing lands where the command was started
+    assert (io.out / "model" / "tokenizer.json").exists()
