@@ -111,3 +111,14 @@ def test_training_names_its_stage_and_writes_only_inside_the_stage_folder(tmp_pa
     assert shown == ["train.sft"]  # the progress line's label
     assert list(cwd.iterdir()) == []  # nothing lands where the command was started
     assert (io.out / "model" / "tokenizer.json").exists()
+
+
+def test_only_the_first_process_writes_the_log_and_plot(tmp_path, tiny, monkeypatch):
+    io = _io(tmp_path, tiny)
+    trainer = _trainer(tiny, io.out, rows=2)
+    trainer.train()
+    # what rank 1 of a multi-process run sees (the real multi-process run is tests/training/test_train_ddp.py)
+    monkeypatch.setattr(trainer, "is_world_process_zero", lambda: False)
+    res = align.finish(trainer, io, {})
+    assert res["steps"] == 2
+    assert not (io.out / "log.jsonl").exists() and not (io.out / "loss.png").exists()
