@@ -1,7 +1,7 @@
 """`training.align` where the mutation check (scripts/mutation.sh, docs/mutation.md) found it untested: a stage
 that reads run-directory references (`generate.pairs`, `train.sft` falling back to `train.pretrain`), the
 recipe key an error names when data or model is missing, the rows a TRL dataset is made of, the pad token a
-stage trains with, the stage its progress line names and where its files go."""
+stage trains with, the stage its progress line names, its log, its plot's title and where its files go."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from mixloom.layout import RunLayout
 from mixloom.recipe import parse_recipe
 from tests.training.test_align_units import _trainer
 from training import align
+from training.logs import plot_loss
 
 PAIR = {"prompt": "What is 2 plus 2?", "chosen": "4", "rejected": "5"}
 
@@ -111,6 +112,13 @@ def test_training_names_its_stage_and_writes_only_inside_the_stage_folder(tmp_pa
     assert shown == ["train.sft"]  # the progress line's label
     assert list(cwd.iterdir()) == []  # nothing lands where the command was started
     assert (io.out / "model" / "tokenizer.json").exists()
+    history = trainer.state.log_history
+    assert [json.loads(x) for x in (io.out / "log.jsonl").read_text().splitlines()] == history
+    # the loss plot is titled with the stage and its start model
+    steps = [r for r in history if "loss" in r]
+    want = plot_loss(steps, tmp_path / "want.png", title=f"sft ({tiny.name})")
+    untitled = plot_loss(steps, tmp_path / "untitled.png")
+    assert (io.out / "loss.png").read_bytes() == want.read_bytes() != untitled.read_bytes()
 
 
 def test_only_the_first_process_writes_the_log_and_plot(tmp_path, tiny, monkeypatch):
