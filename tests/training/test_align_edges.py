@@ -130,3 +130,20 @@ def test_only_the_first_process_writes_the_log_and_plot(tmp_path, tiny, monkeypa
     res = align.finish(trainer, io, {})
     assert res["steps"] == 2
     assert not (io.out / "log.jsonl").exists() and not (io.out / "loss.png").exists()
+
+
+def test_results_take_the_first_and_last_of_many_steps_and_none_without_any(tmp_path, tiny):
+    io = _io(tmp_path, tiny)
+    trainer = _trainer(tiny, io.out, rows=2)
+    rewards, losses = [0.1, 0.5, 0.9], [3.0, 2.0, 1.0]  # a GRPO-style history of three logged steps
+    trainer.state.log_history = [
+        {"reward": r, "loss": x, "step": i + 1} for i, (r, x) in enumerate(zip(rewards, losses, strict=True))
+    ]
+    res = align.finish(trainer, io, {})
+    assert (res["first_loss"], res["last_loss"]) == (losses[0], losses[-1])
+    assert (res["mean_reward_first"], res["mean_reward_last"]) == (rewards[0], rewards[-1])
+    (io.out / "loss.png").unlink()
+    trainer.state.log_history = [{"train_runtime": 1.5, "step": 0}]  # nothing logged a loss
+    res = align.finish(trainer, io, {})
+    assert res["first_loss"] is None and res["last_loss"] is None and res["train_runtime_s"] == 1.5
+    assert "mean_reward_first" not in res and not (io.out / "loss.png").exists()
