@@ -115,6 +115,14 @@ def test_a_worker_that_dies_on_a_question_is_reported_dead_not_timed_out():
     assert w.proc is None and fake.poll() is not None
 
 
+def test_a_worker_stuck_past_the_timeout_is_killed_and_reported_as_a_timeout():
+    # Math-Verify's own alarm cannot stop a computation stuck in C: the caller's timeout must end the process
+    w = _Worker()
+    w.proc = fake = _fake_worker("sys.stdin.readline()\nimport time\ntime.sleep(120)")
+    assert w.equal("x", "x", 1.0) == {"timeout": True}
+    assert w.proc is None and fake.poll() is not None  # killed, not left running
+
+
 def test_a_worker_that_cannot_start_says_why(monkeypatch):
     false = shutil.which("false")
     assert false is not None
