@@ -118,7 +118,8 @@ def test_a_worker_that_dies_on_a_question_is_reported_dead_not_timed_out():
 def test_a_worker_stuck_past_the_timeout_is_killed_and_reported_as_a_timeout():
     # Math-Verify's own alarm cannot stop a computation stuck in C: the caller's timeout must end the process
     w = _Worker()
-    w.proc = fake = _fake_worker("sys.stdin.readline()\nimport time\ntime.sleep(120)")
+    late = "sys.stdin.readline()\nimport time\ntime.sleep(8)\nprint('{\"eq\": true}', flush=True)"
+    w.proc = fake = _fake_worker(late)  # answers, but only long after the caller's 1 s (+ 1 s grace)
     assert w.equal("x", "x", 1.0) == {"timeout": True}
     assert w.proc is None and fake.poll() is not None  # killed, not left running
 
