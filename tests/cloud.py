@@ -39,21 +39,9 @@ def s3_env(port: int) -> dict[str, str]:
 
 
 @contextmanager
-def moto_s3(check_credentials: bool = False) -> Iterator[dict[str, str]]:
-    """moto's S3 server in its own process on a free loopback port for the block; yields its AWS_* environment.
-
-    A process of its own: the server does not share the test's interpreter (GIL) with the run it serves, and
-    worker nodes of a Ray cluster reach it like any S3 endpoint."""
-    pytest.importorskip("s3fs", reason="s3fs is not installed (pip install 'mixloom[cloud]')")
-    pytest.importorskip("moto.server", reason="moto[server] is not installed (the dev extra)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        # with check_credentials, moto verifies every request's key like S3 does (ours are unknown to it)
-        env={**os.environ, **({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if check_credentials else {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def local_server(cmd: list[str], port: int, name: str, env: dict[str, str] | None = None) -> Iterator[None]:
+    """A server process for the block, listening on `port` of loopback once the block starts."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 60
         while True:
@@ -62,9 +50,9 @@ def moto_s3(check_credentials: bool = False) -> Iterator[dict[str, str]]:
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"moto S3 server did not start on port {port}") from None
+                    raise RuntimeError(f"{name} did not start on port {port}") from None
                 time.sleep(0.1)
-        yield s3_env(port)
+        yield
     finally:
         proc.terminate()
         try:
@@ -72,6 +60,22 @@ def moto_s3(check_credentials: bool = False) -> Iterator[dict[str, str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def moto_s3(check_credentials: bool = False) -> Iterator[dict[str, str]]:
+    """moto's S3 server in its own process on a free loopback port for the block; yields its AWS_* environment.
+
+    A process of its own: the server does not share the test's interpreter (GIL) with the run it serves, and
+    worker nodes of a Ray cluster reach it like any S3 endpoint."""
+    pytest.importorskip("s3fs", reason="s3fs is not installed (pip install 'mixloom[cloud]')")
+    pytest.importorskip("moto.server", reason="moto[server] is not installed (the dev extra)")
+    port = free_port()
+    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    # with check_credentials, moto verifies every request's key like S3 does (ours are unknown to it)
+    env = {**os.environ, **({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if check_credentials else {})}
+    with local_server(cmd, port, "moto S3 server", env):
+        yield s3_env(port)
 
 
 def s3fs_client():

@@ -66,6 +66,15 @@ def _ports() -> list[str]:
     return [f"{n}={free_port()}" for n in names]
 
 
+def wait_for_head(head: subprocess.Popen, log: Path, timeout_s: float = 180) -> None:
+    """Until `ray start --head` says its runtime started (its log), or fail with the log's end."""
+    deadline = time.time() + timeout_s
+    while "Ray runtime started" not in log.read_text():
+        if head.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"the Ray head did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.5)
+
+
 @contextmanager
 def ray_cluster(env: dict[str, str], hidden: Path, workers: int = 2) -> Iterator[Cluster]:
     """Head (0 CPUs) + `workers` nodes of 1 CPU each, each worker node blind to `hidden`."""
@@ -93,11 +102,7 @@ def ray_cluster(env: dict[str, str], hidden: Path, workers: int = 2) -> Iterator
     )  # fmt: skip
     cluster = Cluster(f"127.0.0.1:{port}", {**env, "RAY_ADDRESS": f"127.0.0.1:{port}"}, head)
     try:
-        deadline = time.time() + 180
-        while "Ray runtime started" not in (tmp / "head.log").read_text():
-            if head.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"the Ray head did not start:\n{(tmp / 'head.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+        wait_for_head(head, tmp / "head.log")
         hidden.mkdir(parents=True, exist_ok=True)
         for i in range(workers):
             cluster.workers.append(_start_worker(port, hidden, env, tmp / f"worker{i}.log"))

@@ -8,10 +8,8 @@ local folder gives the same bytes in every output object.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -48,40 +46,20 @@ def gcs_emulator() -> Iterator[dict[str, str]]:
         "gcp_storage_emulator", reason="gcp-storage-emulator is not installed (the dev extra)"
     )
     port = cloud.free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gcp_storage_emulator",
-            "start",
-            "-H",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "-M",
-            "-q",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"gcp-storage-emulator did not start on port {port}") from None
-                time.sleep(0.1)
+    cmd = [
+        sys.executable,
+        "-m",
+        "gcp_storage_emulator",
+        "start",
+        "-H",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-M",
+        "-q",
+    ]
+    with cloud.local_server(cmd, port, "gcp-storage-emulator"):
         yield gcs_env(port)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import yaml
 
 from mixloom.errors import RecipeError, UserError
 from mixloom.recipe import parse_recipe
-from tests import cloud
+from tests import cloud, raycluster
 
 SRC = {"path": "x.jsonl", "domain": "d"}
 
@@ -112,11 +112,7 @@ def ray_head(cpus: int = 2, client_port: int | None = None) -> Iterator[tuple[st
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.time() + 180
-        while "Ray runtime started" not in (tmp / "head.log").read_text():
-            if head.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"the Ray head did not start:\n{(tmp / 'head.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+        raycluster.wait_for_head(head, tmp / "head.log")
         yield f"127.0.0.1:{port}", tmp
     finally:
         _killpg(head)
