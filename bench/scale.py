@@ -24,7 +24,7 @@ for both: the driver holds no per-document state, so it should not grow (the iss
 Run:  python bench/scale.py                       (100 MB and 1 GB; 1 and 2 workers; local and ray)
       python bench/scale.py --sizes 100MB         (the small corpus only)
       python bench/scale.py --driver-growth 20MB  (driver peak at 20 MB and 160 MB of documents, local and ray;
-                                                  N should fill a few 4 MB shards: the local driver runs tasks)
+                                                  the local driver runs tasks: its peak moves ±15 MB with the shards it runs)
       python bench/scale.py --sizes 1GB --workers 2 --executors local --worker-limit 1.5GB
 """
 
