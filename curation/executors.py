@@ -20,14 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mixloom.errors import UserError
-from mixloom.memory import (
-    ARROW_POOL_ENV,
-    JEMALLOC_CONF,
-    JEMALLOC_ENV,
-    configure_allocators,
-    release_memory,
-)
+from mixloom.errors import UserError, first_line
+from mixloom.memory import ALLOCATOR_ENV, configure_allocators, release_memory
 from mixloom.progress import progress_bar
 
 T = TypeVar("T")
@@ -116,10 +110,13 @@ class LocalExecutor:
                     results[i] = _task(fn, it)
                     advance()
                 return results
-            _Shared(self._get_pool(), self.workers - 1, fn, items, results, advance).run(
-                inline=len(items) > 1
-            )
+            _Shared(self._get_pool(), self._processes, fn, items, results, advance).run(inline=len(items) > 1)
         return results
+
+    @property
+    def _processes(self) -> int:
+        """Worker processes beside the driver."""
+        return max(1, self.workers - 1)
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -128,7 +125,7 @@ class LocalExecutor:
             configure_allocators()  # inherited by the workers, which load Polars after it
             # spawn: Polars and DuckDB hold thread pools that do not survive fork.
             self._pool = ProcessPoolExecutor(
-                max_workers=max(1, self.workers - 1),
+                max_workers=self._processes,
                 mp_context=mp.get_context("spawn"),
                 initializer=_worker_init,
                 initargs=(1, os.getpid()),
@@ -136,7 +133,7 @@ class LocalExecutor:
             # start every worker now, from this thread: a worker's death signal is tied to the thread that
             # started it, and the feeder threads that submit tasks end with each map
             with _main_not_rerun():
-                for f in [self._pool.submit(os.getpid) for _ in range(max(1, self.workers - 1))]:
+                for f in [self._pool.submit(os.getpid) for _ in range(self._processes)]:
                     f.result()
         return self._pool
 
@@ -207,7 +204,6 @@ class _Shared:
             raise min(self._errors, key=lambda x: x[0])[1]
 
 
-_ALLOCATORS = {JEMALLOC_ENV: JEMALLOC_CONF, ARROW_POOL_ENV: "system"}  # Ray's workers: see mixloom.memory
 RAY_RETRIES = 4  # a task on a worker node that dies is rerun elsewhere (idempotent: write, then mark done)
 
 
@@ -252,12 +248,12 @@ class RayExecutor:
                     log_to_driver=False,
                     configure_logging=False,
                     runtime_env={
-                        "env_vars": {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", **_ALLOCATORS}
+                        "env_vars": {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", **ALLOCATOR_ENV}
                     },
                 )
             except (ConnectionError, TimeoutError) as e:  # something listens there, but Ray could not connect
                 raise UserError(
-                    f"{origin} {address}: Ray could not connect ({_first_line(e)}); check the cluster (`ray "
+                    f"{origin} {address}: Ray could not connect ({first_line(e)}); check the cluster (`ray "
                     "status` on the head, its logs) and that the address is its GCS port (or ray:// client port)"
                 ) from None
             self._started = True
@@ -328,10 +324,6 @@ def _check_reachable(address: str | None, origin: str, timeout_s: float = 10.0) 
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except (OSError, ValueError) as e:
         raise UserError(
-            f"{origin} {address}: no Ray cluster answers there ({_first_line(e)}); start one with "
+            f"{origin} {address}: no Ray cluster answers there ({first_line(e)}); start one with "
             "`ray start --head` or fix the address"
         ) from None
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]

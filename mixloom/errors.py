@@ -10,6 +10,11 @@ class UserError(Exception):
     """
 
 
+def first_line(e: BaseException, limit: int = 300) -> str:
+    """An exception's message as one line for a user-facing error (its type name when it has no message)."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:limit]
+
+
 class RecipeError(UserError):
     """A recipe that does not validate. `where` is the key path, e.g. `sources.fiqa.path`."""
 

@@ -22,11 +22,14 @@ ARROW_POOL_ENV = (
 )
 
 
+ALLOCATOR_ENV = {JEMALLOC_ENV: JEMALLOC_CONF, ARROW_POOL_ENV: "system"}
+
+
 def configure_allocators() -> None:
     """Set the allocator options for this process (if Polars is not loaded yet) and the ones it starts;
     a value the user set wins."""
-    os.environ.setdefault(JEMALLOC_ENV, JEMALLOC_CONF)
-    os.environ.setdefault(ARROW_POOL_ENV, "system")
+    for name, value in ALLOCATOR_ENV.items():
+        os.environ.setdefault(name, value)
 
 
 def _malloc_trim():

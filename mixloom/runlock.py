@@ -179,11 +179,7 @@ def _read(path: Path) -> dict:
 
 
 def _holder(path: Path, info: dict | None = None) -> str:
-    if info is None:
-        try:
-            info = json.loads(path.read_text() or "{}")
-        except (OSError, ValueError):
-            info = {}
+    info = _read(path) if info is None else info
     if not info:
         return "another process (starting up)"
     since = time.strftime("%H:%M:%S", time.localtime(info.get("started", 0)))

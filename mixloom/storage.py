@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mixloom.errors import UserError
+from mixloom.errors import UserError, first_line
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # listings are never cached: tasks in other processes and on other nodes write while the driver lists
@@ -52,7 +52,7 @@ def path(p: str | Path) -> Path:
         return u
     except (ImportError, ValueError) as e:
         raise UserError(
-            f"{s}: {_first_line(e)} (install the filesystem for '{protocol}://', e.g. pip install "
+            f"{s}: {first_line(e)} (install the filesystem for '{protocol}://', e.g. pip install "
             "'mixloom[cloud]' for s3://, 'mixloom[gcs]' for gs://)"
         ) from None
 
@@ -201,6 +201,11 @@ def object_tag(p: str | Path) -> str | None:
     return version_tag(info) or str(info.get("mtime") or info.get("LastModified") or info.get("created"))
 
 
+def _precondition_failed(e: OSError) -> bool:
+    """S3's 412 Precondition Failed (s3fs raises it as EINVAL)."""
+    return "precondition" in str(e).lower() or getattr(e, "errno", None) == 22
+
+
 def replace_if(p: str | Path, data: bytes, tag: str) -> str | None:
     """Overwrite `p` only while it is still at version `tag` (S3: a PUT with If-Match, so of two writers that
     saw the same version exactly one wins); returns the new version, or None when it changed or is gone.
@@ -212,8 +217,8 @@ def replace_if(p: str | Path, data: bytes, tag: str) -> str | None:
                 out = fs.pipe_file(s, data, IfMatch=tag)
             except FileNotFoundError:
                 return None
-            except OSError as e:  # 412 Precondition Failed (s3fs raises it as EINVAL)
-                if "precondition" in str(e).lower() or getattr(e, "errno", None) == 22:
+            except OSError as e:
+                if _precondition_failed(e):
                     return None
                 raise
             return str(out["ETag"]) if isinstance(out, dict) and out.get("ETag") else object_tag(p)
@@ -234,7 +239,7 @@ def remove_if(p: str | Path, tag: str) -> bool:
             except FileNotFoundError:
                 return False
             except OSError as e:
-                if "precondition" in str(e).lower() or getattr(e, "errno", None) == 22:
+                if _precondition_failed(e):
                     return False
                 raise
             fs.invalidate_cache(s)
@@ -256,14 +261,10 @@ def local_only(p: str | Path, what: str) -> Path:
     return Path(p)
 
 
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-
-
 def explain(e: BaseException, url: str | Path) -> UserError | None:
     """An object-storage failure → one line naming the URL and the fix (None: not a storage problem)."""
     name = type(e).__name__
-    msg = _first_line(e)
+    msg = first_line(e)
     bucket = str(url).split("://", 1)[-1].split("/", 1)[0]
     scheme = str(url).split("://", 1)[0]
     if name in ("NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError"):

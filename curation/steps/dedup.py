@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-import pyarrow.parquet as pq
 import xxhash
 from pydantic import BaseModel
 
 from curation.steps.base import REJECT, GlobalStep, Reduced, StepContext, StepInfo
+from mixloom import storage
 from mixloom.schema import Strict
 
 _WS = re.compile(r"\s+")
@@ -65,7 +65,7 @@ class ExactDedup(GlobalStep):
     def reduce(self, paths: list[Path], workdir: Path) -> Reduced:
         """Equal keys always fall in one bucket (the key's low bits), so deciding bucket by bucket gives the
         decisions of one pass over every key while holding one bucket's keys (and the duplicates' decisions)."""
-        total = sum(pq.read_metadata(p).num_rows for p in paths)
+        total = sum(storage.parquet_rows(p) for p in paths)
         buckets = 1 << max(0, math.ceil(math.log2(max(1, total) / (self.bucket_rows or BUCKET_ROWS))))
         if buckets == 1:
             decisions = _decide(_scan(paths)).collect()
