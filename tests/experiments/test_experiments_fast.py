@@ -18,6 +18,7 @@ from mixloom.experiments.schema import EvalSet
 from mixloom.layout import RunLayout
 from mixloom.recipe import load_recipe
 from mixloom.report import build_report
+from tests.sources import FIQA, WIKI
 
 ROOT = Path(__file__).resolve().parents[2]
 PROXY = {
@@ -31,19 +32,6 @@ PROXY = {
         "eval_tokens": 128,
         "checkpoint_every": 1,
     },
-}
-WIKI = {
-    "path": "data/wikitext2/wiki_valid_sample.txt",
-    "format": "text",
-    "split_on": "blank_line",
-    "domain": "general",
-}
-FIQA = {
-    "path": "data/finance/fiqa_posts.json",
-    "format": "json",
-    "text": "sentence",
-    "id": "_key",
-    "domain": "financial",
 }
 
 
