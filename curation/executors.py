@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mixloom.errors import UserError, first_line
-from mixloom.memory import ALLOCATOR_ENV, configure_allocators, release_memory
+from mixloom.memory import allocator_env, configure_allocators, release_memory
 from mixloom.progress import progress_bar
 
 T = TypeVar("T")
@@ -248,7 +248,7 @@ class RayExecutor:
                     log_to_driver=False,
                     configure_logging=False,
                     runtime_env={
-                        "env_vars": {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", **ALLOCATOR_ENV}
+                        "env_vars": {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", **allocator_env()}
                     },
                 )
             except (ConnectionError, TimeoutError) as e:  # something listens there, but Ray could not connect

@@ -25,6 +25,12 @@ ARROW_POOL_ENV = (
 ALLOCATOR_ENV = {JEMALLOC_ENV: JEMALLOC_CONF, ARROW_POOL_ENV: "system"}
 
 
+def allocator_env() -> dict[str, str]:
+    """The allocator options a worker on another machine (Ray) should get: this process's, where the user set
+    them, else ours."""
+    return {name: os.environ.get(name, value) for name, value in ALLOCATOR_ENV.items()}
+
+
 def configure_allocators() -> None:
     """Set the allocator options for this process (if Polars is not loaded yet) and the ones it starts;
     a value the user set wins."""

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mixloom import storage
-from mixloom.errors import UserError
+from mixloom.errors import UserError, first_line
 from mixloom.layout import RunLayout
 
 _HELD: dict[str, int] = {}  # lock path -> nesting depth in this process
@@ -144,8 +144,10 @@ class _Heartbeat(threading.Thread):
             except Exception as e:  # a network error: retry until the lease would be gone
                 if time.monotonic() - last_ok < self.lease:
                     continue
-                first = (str(e).strip().splitlines() or [""])[0][:200]
-                new, why = None, f"could not refresh it for {self.lease:g} s ({type(e).__name__}: {first})"
+                new, why = (
+                    None,
+                    f"could not refresh it for {self.lease:g} s ({type(e).__name__}: {first_line(e)})",
+                )
             else:
                 held = _read(self.path) if new is None else {}
                 why = (

@@ -90,6 +90,17 @@ def test_the_cli_sets_allocator_options_before_polars_and_imports_no_heavy_libra
     assert out.stdout.splitlines()[1].startswith("narenas:1 ")
 
 
+def test_ray_workers_get_the_drivers_allocator_options(monkeypatch):
+    """Workers on other machines do not inherit the driver's environment: they are sent the options, and a value
+    the user set for the driver is the one they get."""
+    from mixloom.memory import allocator_env
+
+    monkeypatch.delenv(JEMALLOC_ENV, raising=False)
+    monkeypatch.setenv(ARROW_POOL_ENV, "jemalloc")
+    env = allocator_env()
+    assert "dirty_decay_ms:0" in env[JEMALLOC_ENV] and env[ARROW_POOL_ENV] == "jemalloc"
+
+
 def test_workers_do_not_rerun_the_mixloom_command_line(monkeypatch):
     """Spawn re-imports the main module in every worker; for the `mixloom` CLI that is typer and rich for
     nothing, so it is hidden while workers start, then restored. A user's own main module is left alone."""
