@@ -31,7 +31,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.corpus import build_corpus  # noqa: E402
+from bench.proctree import TreeSampler  # noqa: E402
 
 DT_VENV = ROOT / ".bench" / "venvs" / "datatrove"
 DT_SETUP = (
@@ -88,42 +88,24 @@ def timed(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> dict:
     always waited for by the command itself, so its rusage would miss them. Without psutil, rusage it is.
     """
     try:
-        import psutil
+        import psutil  # noqa: F401
     except ImportError:
         psutil = None
-    peak, cpu = [0], {}
+    cpu: dict[tuple[int, float], float] = {}
+
+    def visit(proc, _rss: int) -> None:
+        t = proc.cpu_times()
+        cpu[(proc.pid, proc.create_time())] = t.user + t.system
+
     with log.open("w") as f:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-        done = threading.Event()
-
-        def sample() -> None:
-            root = psutil.Process(p.pid)
-            while not done.is_set():
-                try:
-                    tree = [root, *root.children(recursive=True)]
-                except psutil.Error:
-                    tree = []
-                rss = 0
-                for proc in tree:
-                    try:
-                        with proc.oneshot():
-                            t = proc.cpu_times()
-                            cpu[(proc.pid, proc.create_time())] = t.user + t.system
-                            rss += proc.memory_info().rss
-                    except psutil.Error:
-                        pass
-                peak[0] = max(peak[0], rss)
-                done.wait(0.05)
-
-        sampler = threading.Thread(target=sample, daemon=True) if psutil else None
+        sampler = TreeSampler(p.pid, visit) if psutil else None
         if sampler:
             sampler.start()
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
-        done.set()
-        if sampler:
-            sampler.join()
+        peak = sampler.stop() if sampler else 0
         p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         raise SystemExit(f"command failed ({p.returncode}): {' '.join(cmd)}\n{log.read_text()[-3000:]}")
@@ -132,7 +114,7 @@ def timed(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> dict:
         "wall": wall,
         "cpu": max(own, sum(cpu.values())),
         # ru_maxrss starts from this process's size at fork, so it is only a fallback
-        "peak_mb": peak[0] / 2**20 if psutil else ru.ru_maxrss / 1024,
+        "peak_mb": peak / 2**20 if psutil else ru.ru_maxrss / 1024,
     }
 
 

@@ -20,22 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORDS = [
-    "the",
-    "bank",
-    "held",
-    "rates",
-    "while",
-    "shares",
-    "of",
-    "the",
-    "miner",
-    "rose",
-    "on",
-    "strong",
-    "copper",
-    "demand",
-]
+WORDS = ["the", "bank", "held", "rates", "while", "shares", "of", "the", "miner", "rose", "on", "strong", "copper", "demand"]
 
 
 def make_files(d: Path, n: int) -> Path:

@@ -38,13 +38,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.proctree import TreeSampler  # noqa: E402
 from bench.scale_corpus import DATA, available, build  # noqa: E402
 
 CGROUP = Path("/sys/fs/cgroup/memory")
@@ -130,47 +130,26 @@ class Cgroups:
 
 def measure(cmd: list[str], log: Path, env: dict, limit: int | None = None) -> dict:
     """Run `cmd`; wall seconds and peak RSS of the driver, the largest worker, Ray's processes and the tree."""
-    import psutil
 
     groups = Cgroups(limit) if limit else None
     peaks: dict[int, tuple[str, int]] = {}
-    tree_peak = [0]
+
+    def visit(proc, rss: int) -> None:
+        kind = "driver" if proc.pid == p.pid else peaks.get(proc.pid, ("other",))[0]
+        if kind == "other":  # again until it is a worker: just forked, it has its parent's cmdline
+            kind = _kind(proc.cmdline())
+        if groups and kind in ("worker", "driver"):  # the local driver runs tasks too
+            groups.add(proc.pid)
+        peaks[proc.pid] = (kind, max(rss, peaks.get(proc.pid, ("", 0))[1]))
+
     with log.open("w") as f:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-        done = threading.Event()
-
-        def sample() -> None:
-            root = psutil.Process(p.pid)
-            while not done.is_set():
-                try:
-                    procs = [root, *root.children(recursive=True)]
-                except psutil.Error:
-                    procs = []
-                total = 0
-                for proc in procs:
-                    try:
-                        rss = proc.memory_info().rss
-                        kind = "driver" if proc.pid == p.pid else peaks.get(proc.pid, ("other",))[0]
-                        if (
-                            kind == "other"
-                        ):  # again until it is a worker: just forked, it has its parent's cmdline
-                            kind = _kind(proc.cmdline())
-                        if groups and kind in ("worker", "driver"):  # the local driver runs tasks too
-                            groups.add(proc.pid)
-                    except psutil.Error:
-                        continue
-                    total += rss
-                    peaks[proc.pid] = (kind, max(rss, peaks.get(proc.pid, ("", 0))[1]))
-                tree_peak[0] = max(tree_peak[0], total)
-                done.wait(0.05)
-
-        sampler = threading.Thread(target=sample, daemon=True)
+        sampler = TreeSampler(p.pid, visit)
         sampler.start()
         rc = p.wait()
         wall = time.perf_counter() - t0
-        done.set()
-        sampler.join()
+        tree_peak = sampler.stop()
     cg = groups.report() if groups else None
     if groups:
         groups.remove()
@@ -183,7 +162,7 @@ def measure(cmd: list[str], log: Path, env: dict, limit: int | None = None) -> d
         "worker_mb": max((v for k, v in peaks.values() if k == "worker"), default=0) / mb,
         "workers_seen": sum(k == "worker" for k, _ in peaks.values()),
         "other_mb": sum(v for k, v in peaks.values() if k == "other") / mb,
-        "tree_mb": tree_peak[0] / mb,
+        "tree_mb": tree_peak / mb,
         "cgroup": cg,
     }
 

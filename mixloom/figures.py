@@ -19,6 +19,15 @@ def pyplot():
     return plt
 
 
+def png(fig: Any, dpi: int = 110) -> bytes:
+    """A finished figure as PNG bytes (laid out, then closed so that pyplot does not keep it)."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    pyplot().close(fig)
+    return buf.getvalue()
+
+
 def table(rows: list[list[Any]], header: list[str]) -> str:
     th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
@@ -27,12 +36,7 @@ def table(rows: list[list[Any]], header: list[str]) -> str:
 
 def add_figure(section: Section, fig: Any, name: str, caption: str) -> None:
     """Render `fig` into the section: embedded in its HTML, and kept as `name` for the PNG beside the page."""
-    plt = pyplot()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    data = buf.getvalue()
+    data = png(fig)
     section.figures[name] = data
     b64 = base64.b64encode(data).decode()
     section.html += (

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mixloom.figures import pyplot
+
 
 def quiet_libraries() -> None:
     """No per-item progress bars from datasets/transformers unless on a terminal (logs stay readable),
@@ -51,10 +53,7 @@ def read_log(path: Path) -> list[dict[str, Any]]:
 
 def plot_loss(records: list[dict[str, Any]], out: Path, title: str = "") -> Path:
     """Train loss per step and validation loss per domain, on one chart (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     train = [(r["step"], r["loss"]) for r in records if "loss" in r]
     evals = [r for r in records if "eval" in r]

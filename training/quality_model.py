@@ -18,7 +18,6 @@ code the curation step scores with. Output: `train/quality_model/model/` (refere
 from __future__ import annotations
 
 import html
-import io
 import json
 import tempfile
 import time
@@ -29,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from mixloom.errors import RecipeError, UserError
+from mixloom.figures import png, pyplot
 from mixloom.layout import RunLayout
 from mixloom.manifest import (
     stable_hash,
@@ -174,11 +174,7 @@ def metrics(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[str, Any]:
 
 
 def calibration_png(m: dict[str, Any], title: str) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=100)
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="perfect")
     xs = [b["mean_score"] for b in m["calibration"]]
@@ -186,11 +182,7 @@ def calibration_png(m: dict[str, Any], title: str) -> bytes:
     ax.set(xlabel="mean predicted score", ylabel="share of positive labels", xlim=(0, 1), ylim=(0, 1))
     ax.set_title(f"{title}\nF1 {m['f1']:.3f}, ECE {m['ece']:.3f}", fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig, dpi=100)
 
 
 class QualityModelStage(Stage):

@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import polars as pl
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    _plt().close(fig)
-    return buf.getvalue()
+from mixloom.figures import png, pyplot
 
 
 def removal_heatmap(removal: pl.DataFrame, flag_ratio: float) -> bytes | None:
@@ -29,7 +12,7 @@ def removal_heatmap(removal: pl.DataFrame, flag_ratio: float) -> bytes | None:
     df = removal.filter(pl.col("ratio").is_not_null() & pl.col("ratio").is_finite())
     if df.is_empty():
         return None
-    plt = _plt()
+    plt = pyplot()
     steps = list(dict.fromkeys(df["step"].to_list()))
     groups = sorted(set(df["group"].to_list()))
     grid = [[float("nan")] * len(groups) for _ in steps]
@@ -44,7 +27,7 @@ def removal_heatmap(removal: pl.DataFrame, flag_ratio: float) -> bytes | None:
             ax.text(groups.index(g), steps.index(s), "!", ha="center", va="center", fontweight="bold")
     fig.colorbar(im, ax=ax, label="group removal rate / overall rate")
     ax.set_title(f"Removal rate ratio per step and group (! = flagged, ratio >= {flag_ratio:g})")
-    return _png(fig)
+    return png(fig, dpi=100)
 
 
 def group_bars(per_scorer: dict[str, list[dict]], key: str, title: str) -> bytes | None:
@@ -52,7 +35,7 @@ def group_bars(per_scorer: dict[str, list[dict]], key: str, title: str) -> bytes
     groups = sorted({r["group"] for rows in per_scorer.values() for r in rows if r.get(key) is not None})
     if not groups:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(groups) + 2), 3.8))
     width = 0.8 / max(len(per_scorer), 1)
     for i, (name, rows) in enumerate(per_scorer.items()):
@@ -65,4 +48,4 @@ def group_bars(per_scorer: dict[str, list[dict]], key: str, title: str) -> bytes
     )
     ax.set_title(title)
     ax.legend()
-    return _png(fig)
+    return png(fig, dpi=100)

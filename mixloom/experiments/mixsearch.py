@@ -137,9 +137,9 @@ def run_search(recipe: Recipe, out: Path | None = None) -> dict[str, Any]:
 
 
 def fit_plot(res: dict[str, Any], model: regmix.Fit) -> bytes:
-    from mixloom.experiments.render import _plt, _png
+    from mixloom.figures import png, pyplot
 
-    plt = _plt()
+    plt = pyplot()
     doms = res["domains"]
     pick = np.array([res["chosen_shares"][d] for d in doms])
     fig, axes = plt.subplots(1, len(doms), figsize=(3.6 * len(doms), 3.4), squeeze=False)
@@ -166,7 +166,7 @@ def fit_plot(res: dict[str, Any], model: regmix.Fit) -> bytes:
         ax.set_ylabel(f"{res['objective']} bits per byte")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"mixture search: {len(res['samples'])} proxies, fit R² {res['fit']['r2']:.2f}")
-    return _png(fig)
+    return png(fig)
 
 
 def search_rows(res: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -193,7 +193,8 @@ def search_rows(res: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def search_section(root: Path, res: dict[str, Any]) -> Section:
-    from mixloom.experiments.render import _html_table, _md_table
+    from mixloom.experiments.render import md_table
+    from mixloom.figures import table
 
     header, rows = search_rows(res)
     verdict = (
@@ -204,8 +205,8 @@ def search_section(root: Path, res: dict[str, Any]) -> Section:
     png = (root / "fit.png").read_bytes() if (root / "fit.png").exists() else b""
     return Section(
         title="Mixture search",
-        html=f"{_html_table(header, rows)}<p>{html.escape(verdict)}</p><img src='fit.png' alt='fit'>",
-        markdown=f"{_md_table(header, rows)}\n\n{verdict}\n",
+        html=f"{table(rows, header)}<p>{html.escape(verdict)}</p><img src='fit.png' alt='fit'>",
+        markdown=f"{md_table(header, rows)}\n\n{verdict}\n",
         order=81,
         figures={"fit.png": png} if png else {},
     )

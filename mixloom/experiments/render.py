@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import html
-import io
 import json
 from pathlib import Path
 from typing import Any
 
+from mixloom.figures import png, pyplot, table
 from mixloom.layout import RunLayout
 from mixloom.stage import Section
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=110)
-    _plt().close(fig)
-    return buf.getvalue()
-
-
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
+def md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
@@ -57,7 +34,7 @@ def ablation_rows(res: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def ablation_plot(res: dict[str, Any]) -> bytes:
-    plt = _plt()
+    plt = pyplot()
     sets, variants = res["sets"], res["ranking"]
     fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets) + 1, 3.4), squeeze=False)
     for ax, s in zip(axes[0], sets, strict=True):
@@ -75,7 +52,7 @@ def ablation_plot(res: dict[str, Any]) -> bytes:
         ax.set_title(s)
         ax.set_ylabel("bits per byte (lower is better)")
     fig.suptitle(f"held-out bits per byte, mean ± std over {len(res['seeds'])} seeds")
-    return _png(fig)
+    return png(fig)
 
 
 def ablation_section(res: dict[str, Any], png: bytes) -> Section:
@@ -87,8 +64,8 @@ def ablation_section(res: dict[str, Any], png: bytes) -> Section:
     )
     return Section(
         title="Ablation",
-        html=f"<p>{html.escape(intro)}</p>{_html_table(header, rows)}<img src='ablate.png' alt='ablation'>",
-        markdown=f"{intro}\n\n{_md_table(header, rows)}\n",
+        html=f"<p>{html.escape(intro)}</p>{table(rows, header)}<img src='ablate.png' alt='ablation'>",
+        markdown=f"{intro}\n\n{md_table(header, rows)}\n",
         order=80,
         figures={"ablate.png": png},
     )
