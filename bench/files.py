@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORDS = ["the", "bank", "held", "rates", "while", "shares", "of", "the", "miner", "rose", "on", "strong", "copper", "demand"]
+sys.path.insert(0, str(ROOT))
+
+from tests.curation.hostile_corpus import sentence  # noqa: E402  (the hostile corpus's words)
 
 
 def make_files(d: Path, n: int) -> Path:
@@ -28,7 +30,7 @@ def make_files(d: Path, n: int) -> Path:
     for i in range(n):
         sub = src / f"{i // 1000:03d}"  # a thousand files a directory, as a crawl dump would be
         sub.mkdir(parents=True, exist_ok=True)
-        text = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(12)) + f" (document {i})"
+        text = sentence(i)
         (sub / f"doc{i:06d}.jsonl").write_text(json.dumps({"text": text}) + "\n")
     return src
 

@@ -18,6 +18,8 @@ import polars as pl
 import pytest
 import yaml
 
+from tests.sources import FIQA, WIKI
+
 ROOT = Path(__file__).resolve().parent.parent
 ALIGN = {"max_steps": 2, "batch_size": 4, "max_length": 256}
 STEPS = [
@@ -42,19 +44,8 @@ def _recipe(tmp: Path) -> Path:
         "base_dir": str(ROOT),
         "output": str(tmp / "run"),
         "sources": {
-            "fiqa": {
-                "path": "data/finance/fiqa_posts.json",
-                "format": "json",
-                "text": "sentence",
-                "id": "_key",
-                "domain": "financial",
-            },
-            "wiki": {
-                "path": "data/wikitext2/wiki_valid_sample.txt",
-                "format": "text",
-                "split_on": "blank_line",
-                "domain": "general",
-            },
+            "fiqa": FIQA,
+            "wiki": WIKI,
         },
         "steps": STEPS,
         "mix": {"budget": 60000, "shares": {"financial": 0.5, "general": 0.5}, "max_epochs": 4},

@@ -16,7 +16,22 @@ from pathlib import Path
 import polars as pl
 import zstandard
 
-WORDS = ["the", "bank", "held", "rates", "while", "shares", "of", "the", "miner", "rose", "on", "strong", "copper", "demand"]
+WORDS = [
+    "the",
+    "bank",
+    "held",
+    "rates",
+    "while",
+    "shares",
+    "of",
+    "the",
+    "miner",
+    "rose",
+    "on",
+    "strong",
+    "copper",
+    "demand",
+]
 
 
 def sentence(i: int) -> str:

@@ -10,6 +10,7 @@ import yaml
 
 from mixloom.experiments.mixsearch import run_search
 from mixloom.recipe import load_recipe
+from tests.sources import FIQA, WIKI
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,19 +27,8 @@ def test_mix_search_tiny(tmp_path):
         "base_dir": str(ROOT),
         "output": str(tmp_path / "run"),
         "sources": {
-            "fiqa": {
-                "path": "data/finance/fiqa_posts.json",
-                "format": "json",
-                "text": "sentence",
-                "id": "_key",
-                "domain": "financial",
-            },
-            "wiki": {
-                "path": "data/wikitext2/wiki_valid_sample.txt",
-                "format": "text",
-                "split_on": "blank_line",
-                "domain": "general",
-            },
+            "fiqa": FIQA,
+            "wiki": WIKI,
         },
         "mix": {"shares": {"financial": 0.5, "general": 0.5}, "budget": 20000},
         "splits": {"train": 0.9, "validation": 0.1},

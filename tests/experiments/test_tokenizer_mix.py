@@ -12,6 +12,7 @@ from tokenizers import Tokenizer
 
 from curation.pipeline import curate
 from mixloom.recipe import load_recipe
+from tests.sources import FIQA, WIKI
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,19 +49,8 @@ def test_mix_in_a_local_tokenizer_meets_shares_in_its_tokens(tmp_path, write_rec
     recipe = {
         "seed": 3,
         "sources": {
-            "fiqa": {
-                "path": "data/finance/fiqa_posts.json",
-                "format": "json",
-                "text": "sentence",
-                "id": "_key",
-                "domain": "financial",
-            },
-            "wiki": {
-                "path": "data/wikitext2/wiki_valid_sample.txt",
-                "format": "text",
-                "split_on": "blank_line",
-                "domain": "general",
-            },
+            "fiqa": FIQA,
+            "wiki": WIKI,
         },
         "mix": {
             "shares": {"financial": 0.3, "general": 0.7},

@@ -15,14 +15,10 @@ from mixloom.recipe import load_recipe
 from reasoning.annotate import AnnotateStage
 from reasoning.annotate_parse import ParseError, Rubric, parse_answer
 from reasoning.engines import Completion, Generation
+from tests.sources import FIQA, WIKI
 
 SOURCES = {
-    "wiki": {
-        "path": "data/wikitext2/wiki_valid_sample.txt",
-        "format": "text",
-        "split_on": "blank_line",
-        "domain": "general",
-    },
+    "wiki": WIKI,
     "headlines": {
         "path": "data/finance/semeval2017_task5_headlines.json",
         "format": "json",
@@ -307,13 +303,7 @@ def test_reads_keyed_json_and_uneven_jsonl(write_recipe, tmp_path):
     )
     sources = {
         **SOURCES,
-        "fiqa": {
-            "path": "data/finance/fiqa_posts.json",
-            "format": "json",
-            "text": "sentence",
-            "id": "_key",
-            "domain": "financial",
-        },
+        "fiqa": FIQA,
     }
     r = load_recipe(
         write_recipe(
