@@ -25,12 +25,15 @@ class CurateStage(Stage):
         return {**recipe.section(*keys), "tokens_unit": curation_unit(recipe)}
 
     def validate(self, recipe: Recipe) -> dict[str, Any]:
+        from curation.augment.phase import section as augment_section
         from curation.plan import make_plan
 
         plan = make_plan(recipe)
+        augment_section(recipe)  # its sources and label classifiers, before any work
         return {"sources": {s.name: len(s.files) for s in plan.sources}, "steps": plan.labels}
 
     def reads(self, recipe: Recipe) -> list[str]:
+        from curation.augment.phase import label_classifiers
         from curation.steps.registry import parse_step, step_info
 
         files = [
@@ -42,7 +45,7 @@ class CurateStage(Stage):
             if info.reads is not None:
                 files += info.reads(params)
         unit = curation_unit(recipe)
-        return files + ([unit] if unit != "approx" else [])
+        return files + label_classifiers(recipe) + ([unit] if unit != "approx" else [])
 
     def run(self, recipe: Recipe, layout: RunLayout) -> dict[str, Any]:
         from curation.pipeline import curate_docs

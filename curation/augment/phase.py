@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from curation.augment.labels import check_labels, classifier_fingerprint
 from curation.augment.llm import llm_copies, similarity
 from curation.augment.rules import sentence_shuffle, word_replace
 from curation.augment.section import AugmentSection
@@ -38,9 +39,11 @@ AUGMENT_STEP = "augment"  # the funnel row and reject step of copies the meaning
 
 
 def section(recipe: Recipe) -> AugmentSection | None:
+    """The recipe's `augment:` checked against its sources, with label classifiers made absolute paths."""
     aug = recipe.get("augment")
     if aug is None:
         return None
+    aug = aug.model_copy(deep=True)
     for name, method in aug.methods().items():
         for s in method.sources:
             if s not in recipe.sources:
@@ -50,7 +53,25 @@ def section(recipe: Recipe) -> AugmentSection | None:
                     f"unknown source '{s}'",
                     f"use one of {', '.join(recipe.sources)}",
                 )
+        lk = method.label
+        if lk is not None and lk.classifier is not None:
+            path = recipe.resolve(lk.classifier)
+            if not (path / "config.json").is_file():
+                raise RecipeError(
+                    str(recipe.path),
+                    f"augment.{name}.label.classifier",
+                    f"{path} is not a model directory (no config.json)",
+                    "give the directory of a transformers text-classification model (save_pretrained)",
+                )
+            lk.classifier = str(path)
     return aug
+
+
+def label_classifiers(recipe: Recipe) -> list[str]:
+    """The label classifier directories the recipe's augment methods read (as written)."""
+    aug = recipe.get("augment")
+    methods = aug.methods().values() if aug is not None else []
+    return [m.label.classifier for m in methods if m.label is not None and m.label.classifier is not None]
 
 
 def _copy(row: dict, name: str, m: Any, k: int, seed: int, text: str, sim: float, reason: str | None) -> dict:
@@ -68,14 +89,22 @@ def _copy(row: dict, name: str, m: Any, k: int, seed: int, text: str, sim: float
 
 
 def _copies(rows: list[dict[str, Any]], aug: AugmentSection, seed: int) -> list[dict[str, Any]]:
-    """Every copy of these rows, each with REJECT set when the meaning filter refused it."""
+    """Every copy of these rows, each with REJECT set when the meaning (or label) filter refused it."""
     out = []
     for name, m in aug.methods().items():
-        mine = [r for r in rows if r["source"] in m.sources]
-        if name not in RULES:
-            for r, text, sim, reason, k in llm_copies(mine, name, m, seed):
-                out.append(_copy(r, name, m, k, seed, text, sim, reason))
-            continue
+        made = _method_copies([r for r in rows if r["source"] in m.sources], name, m, seed)
+        if m.label is not None:
+            check_labels(made, m.label, name)
+        out += made
+    return out
+
+
+def _method_copies(mine: list[dict[str, Any]], name: str, m: Any, seed: int) -> list[dict[str, Any]]:
+    out = []
+    if name not in RULES:
+        for r, text, sim, reason, k in llm_copies(mine, name, m, seed):
+            out.append(_copy(r, name, m, k, seed, text, sim, reason))
+    else:
         for r in mine:
             for k in range(m.copies):
                 if name == "word_replace":
@@ -128,7 +157,14 @@ def augment_phase(
     if aug is None:
         return shards, read_key, {}, {}, []
     aug_json = aug.model_dump(mode="json")
-    key = stable_hash({"read": read_key, "augment": aug_json, "seed": recipe.seed, "code": code_version()})
+    models = {
+        m.label.classifier: classifier_fingerprint(m.label.classifier)
+        for m in aug.methods().values()
+        if m.label is not None and m.label.classifier is not None
+    }  # a retrained classifier re-checks every copy
+    key = stable_hash(
+        {"read": read_key, "augment": aug_json, "seed": recipe.seed, "models": models, "code": code_version()}
+    )
     out = work / f"augment-{key}"
     storage.makedirs(out)
     jobs = [(s["path"], str(out / f"{s['name']}.parquet"), aug_json, recipe.seed, tokenizer) for s in shards]

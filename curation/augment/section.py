@@ -4,11 +4,35 @@ whose sentence order carries no meaning."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from mixloom.schema import Strict
+
+
+class LabelKeep(Strict):
+    """For labelled data: a copy is kept only if it still carries its document's label, as judged by a
+    classifier or by the label's own checker (a copy that fails is rejected with step `augment`)."""
+
+    field: str = Field(description="the record field that holds the label (kept in `meta`, or a column)")
+    classifier: str | None = Field(
+        None,
+        description="a local transformers text-classification model directory: the label it predicts for the "
+        "copy must be the document's (matched by name, case-insensitive, or by class index)",
+    )
+    checker: Literal["math_answer", "contains"] | None = Field(
+        None,
+        description="math_answer: the copy's final answer equals the label (#### N, \\boxed{}, ...); "
+        "contains: the label's text still appears in the copy (e.g. an extractive answer)",
+    )
+    batch_size: int = Field(32, ge=1, description="copies per classifier batch")
+
+    @model_validator(mode="after")
+    def _one(self) -> LabelKeep:
+        if (self.classifier is None) == (self.checker is None):
+            raise ValueError("give exactly one of classifier or checker")
+        return self
 
 
 class WordReplace(Strict):
@@ -18,6 +42,7 @@ class WordReplace(Strict):
     rate: float = Field(0.15, gt=0, le=1, description="share of replaceable words replaced")
     copies: int = Field(1, ge=1, le=10, description="augmented copies per document")
     min_replaced: int = Field(1, ge=1, description="copies with fewer replaced words are not made")
+    label: LabelKeep | None = None
 
 
 class SentenceShuffle(Strict):
@@ -26,6 +51,7 @@ class SentenceShuffle(Strict):
     sources: list[str] = Field(min_length=1, description="sources whose sentence order carries no meaning")
     copies: int = Field(1, ge=1, le=10)
     min_sentences: int = Field(3, ge=2, description="documents with fewer sentences are not shuffled")
+    label: LabelKeep | None = None
 
 
 class LLMEngine(Strict):
@@ -52,6 +78,7 @@ class LLMMethod(Strict):
     max_similarity: float = Field(0.97, ge=0, le=1, description="above: a near copy, rejected")
     keep_numbers: bool = Field(True, description="reject a copy that lost a number of the original")
     pivot: str = "French"
+    label: LabelKeep | None = None
 
     @field_validator("prompt")
     @classmethod

@@ -43,9 +43,10 @@ def free_port() -> int:
 
 
 class RewriteServer:
-    """/v1/chat/completions that paraphrases by synonyms; 'translates' by tagging; loses numbers on odd seeds."""
+    """/v1/chat/completions that paraphrases by synonyms; 'translates' by tagging; loses numbers on seeds that
+    3 divides. `rewrite(prompt, seed)`, when given, writes the replies instead."""
 
-    def __init__(self):
+    def __init__(self, rewrite=None):
         self.requests: list[dict] = []
 
         async def chat(request: Request) -> JSONResponse:
@@ -53,7 +54,9 @@ class RewriteServer:
             self.requests.append(body)
             prompt = body["messages"][-1]["content"]
             text = prompt.rsplit("\n\n", 1)[-1]
-            if "into French" in prompt:
+            if rewrite is not None:
+                out = rewrite(prompt, body["seed"])
+            elif "into French" in prompt:
                 out = "[fr] " + text
             else:
                 text = text.removeprefix("[fr] ")
