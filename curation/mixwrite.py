@@ -1,13 +1,19 @@
 """Write the mix shard-wise: plan from per-shard keys, scatter rows into key ranges, gather parts in order.
 
-The order of the mix is defined in `curation.interleave` (rows sorted by `(key, id, epoch)` within their split,
-`key = (epoch + u) / copies`). Here nobody sorts the whole mix: each curated shard's task decides its rows'
-copies from the plan (`curation.mix.plan_mix`, a per-source `Pick`), tags each row with its split, key and key
-range (`bucket = floor(key × buckets)`, monotone in the key), writes them and counts rows per (split, bucket).
+The mix is interleaved: one seeded order across all sources, with a document's repeats spread out, so that a
+streaming reader (a training loop reading parts in order, MosaicML streaming, `datasets` streaming) sees every
+source at its share from the first row on and never meets a document twice in a row. Each mix row (a
+document's copy `epoch` out of `copies`) gets the key `(epoch + u) / copies`, `u = hash(seed, id)` in [0, 1),
+and rows are sorted by `(key, id, epoch)` within their split: a document's copies sit `1 / copies` apart, and
+the order depends only on ids, copies and the seed, not on sharding, worker count or executor.
+
+Nobody sorts the whole mix: each curated shard's task decides its rows' copies from the plan
+(`curation.mix.plan_mix`, a per-source `Pick`), tags each row with its split, key and key range
+(`bucket = floor(key × buckets)`, monotone in the key), writes them and counts rows per (split, bucket).
 The driver adds the counts (one small array per shard, read one at a time) into each bucket's first position;
 a part's task reads only the buckets that overlap its positions, sorts them and keeps its rows. Sorting
 buckets in bucket order is the global sort, so the parts are the ones a global sort would write, byte for
-byte, for any worker count or executor.
+byte, for any worker count or executor (`tests/curation/mix_reference.py` is that global sort).
 """
 
 from __future__ import annotations

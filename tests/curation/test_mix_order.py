@@ -9,11 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from curation.interleave import plan_order
 from curation.pipeline import curate
 from curation.stats import all_tables
 from mixloom.errors import UserError
 from mixloom.recipe import load_recipe
+from tests.curation.mix_reference import plan_order
 from tests.sources import FIQA, HEADLINES, WIKI
 
 MIX = {"budget": "max", "shares": {"financial": 0.5127, "general": 0.4873}, "max_epochs": 4}

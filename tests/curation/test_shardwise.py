@@ -8,22 +8,19 @@ import json
 import random
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
 
 from curation import idbuckets, mixprobe
-from curation.augment.cap import split_augmented, take_copies
 from curation.dupids import drop_duplicate_ids
 from curation.executors import LocalExecutor
-from curation.interleave import plan_order
-from curation.mix import _max_epochs, _targets, plan_mix
+from curation.mix import plan_mix
 from curation.mixprobe import Probe
 from curation.mixwrite import ScatterJob, _copies
 from curation.pipeline import curate
-from curation.splits import unit_hash
 from mixloom.recipe import load_recipe
 from mixloom.sections.curate import Mix
+from tests.curation.mix_reference import plan_order, reference_mix
 
 
 def _shard(path: Path, ids: list, source: str = "s") -> dict:
@@ -143,50 +140,6 @@ def test_hostile_ids_through_a_real_run_same_for_one_and_two_workers(tmp_path, w
     assert sorted(kept) == sorted(["mixed/1", "mixed/2", "mixed/1.5", "mixed/True", "same/z"])
 
 
-def _reference_mix(docs: pl.DataFrame, mix: Mix, seed: int, aug_share: dict | None) -> tuple[dict, dict]:
-    """The whole-corpus mix selection (the algorithm before it went shard-wise): id → copies, per-source report."""
-    unit = pl.col("tokens") if mix.unit == "tokens" else pl.lit(1, dtype=pl.Int64)
-    docs, aug = split_augmented(docs.with_columns(unit.cast(pl.Float64).alias("_u")))
-    per_src = docs.group_by("source").agg(pl.col("_u").sum(), pl.col("domain").first()).sort("source")
-    avail = dict(zip(per_src["source"], per_src["_u"], strict=True))
-    domain_of = dict(zip(per_src["source"], per_src["domain"], strict=True))
-    _, target = _targets(avail, domain_of, mix)
-    copies, report = {}, {}
-    for s in sorted(avail):
-        goal = min(target[s], _max_epochs(mix, s) * avail[s])
-        a = (aug_share or {}).get(domain_of[s], 0.0)
-        extra = take_copies(aug, s, seed, a * goal)
-        sub = docs.filter(pl.col("source") == s).select("id", "_u")
-        sub = sub[np.argsort(np.asarray(unit_hash(seed, f"mix:{s}", sub["id"].to_list())), kind="stable")]
-        units, t = sub["_u"].to_numpy(), goal - float(extra["_u"].sum())
-        total = float(units.sum())
-        full, n = 0, 0
-        if total > 0 and t > 0:
-            full = int(t // total)
-            rest = t - full * total
-            cum = np.cumsum(units)
-            k = int(np.searchsorted(cum, rest))
-            if k >= len(cum):
-                n = len(cum)
-            else:
-                below = cum[k - 1] if k > 0 else 0.0
-                n = k + 1 if (cum[k] - rest) <= (rest - below) else k
-        c = np.full(sub.height, full)
-        c[:n] += 1
-        achieved = float((units * c).sum())
-        if extra.height:
-            extra = take_copies(aug, s, seed, min(a * goal, a / (1 - a) * achieved))
-        copies.update({i: int(x) for i, x in zip(sub["id"], c, strict=True) if x})
-        copies.update(dict.fromkeys(extra["id"].to_list(), 1))
-        report[s] = (
-            achieved + float(extra["_u"].sum()),
-            int((c > 0).sum()),
-            int((c > 1).sum()),
-            extra.height,
-        )
-    return copies, report
-
-
 def _docs(seed: int, n: int, with_copies: bool) -> pl.DataFrame:
     rng = random.Random(seed)
     rows = []
@@ -245,7 +198,7 @@ def test_shard_wise_mix_selects_what_the_whole_corpus_sort_selects(
         }
     )
     aug_share = {"financial": 0.3, "general": 0.1} if with_copies else None
-    expected, ref_report = _reference_mix(docs, mix, seed, aug_share)
+    expected, ref_report = reference_mix(docs, mix, seed, aug_share)
     bounds = sorted(random.Random(seed).sample(range(1, docs.height), 6))
     files = []
     for k, (a, b) in enumerate(zip([0, *bounds], [*bounds, docs.height], strict=True)):
@@ -292,7 +245,7 @@ def test_mix_parts_are_the_global_sort_and_equal_for_one_and_two_workers(tmp_pat
     docs = pl.read_parquet(sorted((tmp_path / "w1" / "curated").glob("*.parquet"))).select(
         "id", "source", "domain", "tokens"
     )
-    copies, _ = _reference_mix(docs, recipe.mix, recipe.seed, None)
+    copies, _ = reference_mix(docs, recipe.mix, recipe.seed, None)
     sel = pl.DataFrame(
         {"id": list(copies), "copies": list(copies.values())}, schema={"id": pl.String, "copies": pl.Int32}
     )

@@ -1,0 +1,145 @@
+"""The shard-wise mix writer on its own (no reading, no steps): the parts it writes are the whole-corpus order
+of the whole-corpus selection, part by part and column by column, for many small key ranges and parts, with
+and without a mix section, in Parquet and JSONL; an earlier mix never survives a new one."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import polars as pl
+import pytest
+
+from curation import mixwrite
+from curation.executors import LocalExecutor
+from curation.mix import plan_mix
+from curation.mixprobe import Probe
+from mixloom.layout import RunLayout
+from mixloom.recipe import load_recipe
+from tests.curation.mix_reference import plan_order, reference_mix
+
+SPLITS = {"train": 0.7, "validation": 0.2, "test": 0.1}
+
+
+def _corpus(tmp_path, seed: int, n: int = 400, shards: int = 5) -> tuple[pl.DataFrame, list]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        src = rng.choice(["fin_a", "fin_b", "gen"])
+        rows.append(
+            {
+                "id": f"{src}/{i}",
+                "source": src,
+                "domain": "general" if src == "gen" else "financial",
+                "text": f"document {i} of {src}",
+                "tokens": rng.choice([1, 3, 7, 20]),
+                "meta": json.dumps({"n": i}),
+            }
+        )
+    docs = pl.DataFrame(rows)
+    cuts = sorted(rng.sample(range(1, n), shards - 1))
+    finals = []
+    for k, (a, b) in enumerate(zip([0, *cuts], [*cuts, n], strict=True)):
+        finals.append(tmp_path / "curated" / f"part-{k:05d}.parquet")
+        finals[-1].parent.mkdir(parents=True, exist_ok=True)
+        docs[a:b].write_parquet(finals[-1])
+    return docs, finals
+
+
+def _recipe(write_recipe, mix: dict | None, seed: int, part_rows: int, fmt: str = "parquet"):
+    data = {
+        "sources": {
+            "fin": {"path": "data/finance/fiqa_posts.json", "format": "json", "domain": "financial"},
+            "gen": {"path": "data/wikitext2/wiki_valid_sample.txt", "format": "text", "domain": "general"},
+        },  # only the domains count here: the writer reads the curated shards it is given
+        "splits": SPLITS,
+        "seed": seed,
+        "execution": {"shard_docs": part_rows, "output_format": fmt},
+        **({"mix": mix} if mix else {}),
+    }
+    return load_recipe(write_recipe(data))
+
+
+def _read(path, fmt: str) -> pl.DataFrame:
+    return pl.read_parquet(path) if fmt == "parquet" else pl.read_ndjson(path)
+
+
+@pytest.mark.parametrize(
+    ("seed", "mix", "part_rows", "ranges", "fmt"),
+    [
+        (
+            1,
+            {"budget": "max", "shares": {"financial": 0.3, "general": 0.7}, "max_epochs": 4},
+            37,
+            3,
+            "parquet",
+        ),
+        (2, {"unit": "docs", "budget": 500, "shares": {"financial": 0.6, "general": 0.4}}, 64, 1, "parquet"),
+        (3, None, 29, 5, "jsonl"),
+    ],
+)
+def test_written_parts_are_the_global_order(
+    write_recipe, tmp_path, monkeypatch, seed, mix, part_rows, ranges, fmt
+):
+    monkeypatch.setattr(mixwrite, "RANGES_PER_PART", ranges)
+    docs, finals = _corpus(tmp_path, seed)
+    recipe = _recipe(write_recipe, mix, seed, part_rows, fmt)
+    report, stats = mixwrite.write_mix(recipe, finals, tmp_path, LocalExecutor(1))
+    if mix is None:
+        assert report is None
+        copies = dict.fromkeys(docs["id"].to_list(), 1)
+    else:
+        copies, _ = reference_mix(docs, recipe.mix, seed, None)
+        assert max(copies.values()) > 1 or mix.get("unit") == "docs"
+    sel = pl.DataFrame(
+        {"id": list(copies), "copies": list(copies.values())}, schema={"id": pl.String, "copies": pl.Int32}
+    )
+    order = plan_order(sel, SPLITS, seed, part_rows).join(docs, on="id")
+    root = RunLayout(tmp_path).mix_root
+    ext = "parquet" if fmt == "parquet" else "jsonl"
+    for split in SPLITS:
+        want = order.filter(pl.col("split") == split).sort("pos")
+        files = sorted((root / split).glob(f"part-*.{ext}"))
+        assert len(files) == -(-want.height // part_rows)  # ceil: full parts, then the rest
+        got = pl.concat([_read(f, fmt) for f in files]) if files else pl.DataFrame()
+        for f in files[:-1]:
+            assert _read(f, fmt).height == part_rows
+        assert got.columns == [*docs.columns, "split", "epoch"]  # no helper column left
+        assert got.select("id", "epoch", "text", "tokens").equals(
+            want.select("id", "epoch", "text", "tokens")
+        ), split
+        assert set(got["split"]) <= {split}
+        assert stats[split] == {
+            "docs": want.height,
+            "tokens": int(want["tokens"].sum() or 0),
+            "unique_docs": want.filter(pl.col("epoch") == 0).height,
+        }
+    assert not (tmp_path / "_work" / "mix_work").exists()  # the shuffle's files are gone
+
+
+def test_a_new_mix_replaces_every_part_of_the_old_one(write_recipe, tmp_path):
+    docs, finals = _corpus(tmp_path, 4)
+    root = RunLayout(tmp_path).mix_root
+    mixwrite.write_mix(_recipe(write_recipe, None, 4, 10), finals, tmp_path, LocalExecutor(1))
+    old = {s: len(list((root / s).glob("part-*"))) for s in SPLITS}
+    (root / "output.log").write_text("the stage's log")
+    mixwrite.write_mix(_recipe(write_recipe, None, 4, 1000), finals, tmp_path, LocalExecutor(1))
+    new = {s: sorted(p.name for p in (root / s).glob("part-*")) for s in SPLITS}
+    assert all(v == ["part-00000.parquet"] for v in new.values()) and max(old.values()) > 1
+    assert (root / "output.log").read_text() == "the stage's log"
+    mixwrite.clear_mix(tmp_path / "nothing-here")  # no mix yet: nothing to clear, no error
+
+
+def test_the_bucket_sizing_bounds_the_rows(write_recipe, tmp_path):
+    """The row count that sizes the key ranges is an upper bound of the mix's rows, and not a loose one: the
+    ranges (and so a part task's reads) stay near the planned size."""
+    docs, finals = _corpus(tmp_path, 5)
+    recipe = _recipe(
+        write_recipe, {"budget": "max", "shares": {"financial": 0.2, "general": 0.8}, "max_epochs": 5}, 5, 50
+    )
+    probe = Probe.build(finals, tmp_path / "keys", LocalExecutor(1), 5, recipe.mix.unit)
+    picks, _ = plan_mix(probe, recipe.mix, 5, None)
+    copies, _ = reference_mix(docs, recipe.mix, 5, None)
+    rows = sum(copies.values())
+    assert rows <= mixwrite._mix_rows(finals, probe, picks) <= rows + docs.height
+    assert mixwrite._mix_rows(finals, None, None) == docs.height
