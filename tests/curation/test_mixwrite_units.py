@@ -21,7 +21,10 @@ from tests.curation.mix_reference import plan_order, reference_mix
 SPLITS = {"train": 0.7, "validation": 0.2, "test": 0.1}
 
 
-def _corpus(tmp_path, seed: int, n: int = 400, shards: int = 5) -> tuple[pl.DataFrame, list]:
+def _corpus(
+    tmp_path, seed: int, n: int = 400, shards: int = 5, copies: bool = False
+) -> tuple[pl.DataFrame, list]:
+    """n documents of three sources (with augmented copies beside some: `parent_id`), cut into shards."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
@@ -34,9 +37,14 @@ def _corpus(tmp_path, seed: int, n: int = 400, shards: int = 5) -> tuple[pl.Data
                 "text": f"document {i} of {src}",
                 "tokens": rng.choice([1, 3, 7, 20]),
                 "meta": json.dumps({"n": i}),
+                "parent_id": None,
             }
         )
-    docs = pl.DataFrame(rows)
+        if copies and rng.random() < 0.3:
+            rows.append({**rows[-1], "id": f"{src}/{i}~word_replace0", "parent_id": f"{src}/{i}"})
+    docs = pl.DataFrame(rows, schema_overrides={"parent_id": pl.String})
+    docs = docs if copies else docs.drop("parent_id")
+    n = docs.height
     cuts = sorted(rng.sample(range(1, n), shards - 1))
     finals = []
     for k, (a, b) in enumerate(zip([0, *cuts], [*cuts, n], strict=True)):
@@ -46,7 +54,9 @@ def _corpus(tmp_path, seed: int, n: int = 400, shards: int = 5) -> tuple[pl.Data
     return docs, finals
 
 
-def _recipe(write_recipe, mix: dict | None, seed: int, part_rows: int, fmt: str = "parquet"):
+def _recipe(
+    write_recipe, mix: dict | None, seed: int, part_rows: int, fmt: str = "parquet", cap: float = 0.0
+):
     data = {
         "sources": {
             "fin": {"path": "data/finance/fiqa_posts.json", "format": "json", "domain": "financial"},
@@ -56,6 +66,7 @@ def _recipe(write_recipe, mix: dict | None, seed: int, part_rows: int, fmt: str 
         "seed": seed,
         "execution": {"shard_docs": part_rows, "output_format": fmt},
         **({"mix": mix} if mix else {}),
+        **({"augment": {"max_augmented_share": cap, "word_replace": {"sources": ["fin"]}}} if cap else {}),
     }
     return load_recipe(write_recipe(data))
 
@@ -64,36 +75,48 @@ def _read(path, fmt: str) -> pl.DataFrame:
     return pl.read_parquet(path) if fmt == "parquet" else pl.read_ndjson(path)
 
 
+REPEATS = {"budget": "max", "shares": {"financial": 0.3, "general": 0.7}, "max_epochs": 4}
+SOME = {
+    "unit": "docs",
+    "budget": 150,
+    "shares": {"financial": 0.6, "general": 0.4},
+}  # most documents left out
+DOCS = {"unit": "docs", "budget": 500, "shares": {"financial": 0.6, "general": 0.4}}
+
+
 @pytest.mark.parametrize(
-    ("seed", "mix", "part_rows", "ranges", "fmt"),
+    ("seed", "mix", "part_rows", "ranges", "fmt", "cap"),
     [
-        (
-            1,
-            {"budget": "max", "shares": {"financial": 0.3, "general": 0.7}, "max_epochs": 4},
-            37,
-            3,
-            "parquet",
-        ),
-        (2, {"unit": "docs", "budget": 500, "shares": {"financial": 0.6, "general": 0.4}}, 64, 1, "parquet"),
-        (3, None, 29, 5, "jsonl"),
+        (1, REPEATS, 37, 3, "parquet", 0.0),
+        (2, DOCS, 64, 1, "parquet", 0.0),
+        (3, None, 29, 5, "jsonl", 0.0),
+        (4, SOME, 16, 2, "parquet", 0.0),
+        (5, REPEATS, 41, 3, "parquet", 0.25),
     ],
 )
 def test_written_parts_are_the_global_order(
-    write_recipe, tmp_path, monkeypatch, seed, mix, part_rows, ranges, fmt
+    write_recipe, tmp_path, monkeypatch, seed, mix, part_rows, ranges, fmt, cap
 ):
     monkeypatch.setattr(mixwrite, "RANGES_PER_PART", ranges)
-    docs, finals = _corpus(tmp_path, seed)
-    recipe = _recipe(write_recipe, mix, seed, part_rows, fmt)
+    docs, finals = _corpus(tmp_path, seed, copies=cap > 0)
+    recipe = _recipe(write_recipe, mix, seed, part_rows, fmt, cap)
     report, stats = mixwrite.write_mix(recipe, finals, tmp_path, LocalExecutor(1))
     if mix is None:
         assert report is None
         copies = dict.fromkeys(docs["id"].to_list(), 1)
     else:
-        copies, _ = reference_mix(docs, recipe.mix, seed, None)
-        assert max(copies.values()) > 1 or mix.get("unit") == "docs"
+        copies, _ = reference_mix(docs, recipe.mix, seed, {"financial": cap, "general": cap} if cap else None)
+        assert report["sources"]
+    if mix is REPEATS:
+        assert max(copies.values()) > 1  # repeats: epochs 1.. are written too
+    if mix is SOME:
+        assert len(copies) < docs.height / 2  # left-out documents are not written
     sel = pl.DataFrame(
         {"id": list(copies), "copies": list(copies.values())}, schema={"id": pl.String, "copies": pl.Int32}
     )
+    if cap:
+        sel = sel.join(docs.select("id", "parent_id"), on="id")  # a copy lands in its parent's split
+        assert sel["parent_id"].is_not_null().any()
     order = plan_order(sel, SPLITS, seed, part_rows).join(docs, on="id")
     root = RunLayout(tmp_path).mix_root
     ext = "parquet" if fmt == "parquet" else "jsonl"
@@ -105,6 +128,8 @@ def test_written_parts_are_the_global_order(
         for f in files[:-1]:
             assert _read(f, fmt).height == part_rows
         assert got.columns == [*docs.columns, "split", "epoch"]  # no helper column left
+        if fmt == "parquet":
+            assert got.schema == pl.Schema({**docs.schema, "split": pl.String, "epoch": pl.Int32})
         assert got.select("id", "epoch", "text", "tokens").equals(
             want.select("id", "epoch", "text", "tokens")
         ), split
