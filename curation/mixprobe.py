@@ -36,7 +36,6 @@ def salt(source: str, copy: bool) -> str:
 @dataclass(frozen=True)
 class KeyJob:
     shard: str
-    index: int
     spill: str
     hist: str
     seed: int
@@ -148,9 +147,7 @@ class Probe:
     def build(cls, finals: list[Path], work: Path, ex, seed: int, unit: str) -> Probe:
         storage.makedirs(work)
         jobs = [
-            KeyJob(
-                str(f), i, str(work / f"keys-{i:05d}.parquet"), str(work / f"hist-{i:05d}.npz"), seed, unit
-            )
+            KeyJob(str(f), str(work / f"keys-{i:05d}.parquet"), str(work / f"hist-{i:05d}.npz"), seed, unit)
             for i, f in enumerate(finals)
         ]
         results = ex.map(write_keys, jobs, desc="mix (keys)")

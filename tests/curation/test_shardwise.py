@@ -170,22 +170,28 @@ def _docs(seed: int, n: int, with_copies: bool) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("seed", "unit", "budget", "with_copies", "tiny_bins"),
+    ("seed", "unit", "budget", "with_copies", "bins"),
     [
-        (1, "tokens", "max", False, False),
-        (2, "tokens", 9000.0, False, True),
-        (3, "docs", 700.0, False, True),
-        (4, "tokens", 25000.0, True, True),
-        (5, "docs", "max", True, False),
-        (6, "tokens", 2500.0, True, True),
+        (1, "tokens", "max", False, "default"),
+        (2, "tokens", 9000.0, False, "split"),
+        (3, "docs", 700.0, False, "split"),
+        (4, "tokens", 25000.0, True, "split"),
+        (5, "docs", "max", True, "default"),
+        (6, "tokens", 2500.0, True, "split"),
+        (7, "tokens", 9000.0, False, "fat"),
+        (8, "docs", 700.0, True, "fat"),
+        (9, "tokens", 25000.0, True, "fat"),
     ],
 )
 def test_shard_wise_mix_selects_what_the_whole_corpus_sort_selects(
-    tmp_path, monkeypatch, seed, unit, budget, with_copies, tiny_bins
+    tmp_path, monkeypatch, seed, unit, budget, with_copies, bins
 ):
-    if tiny_bins:  # bins split again and again: the refinement rounds run
+    if bins == "split":  # bins split again and again: the refinement rounds run
         monkeypatch.setattr(mixprobe, "BINS", 4)
         monkeypatch.setattr(mixprobe, "FETCH_ROWS", 3)
+    if bins == "fat":  # as in a large corpus: the bin that holds the cut is fetched with hundreds of documents
+        monkeypatch.setattr(mixprobe, "BINS", 2)
+        monkeypatch.setattr(mixprobe, "FETCH_ROWS", 1_000_000)
     docs = _docs(seed, 900, with_copies)
     mix = Mix.model_validate(
         {
