@@ -168,3 +168,23 @@ def test_the_bucket_sizing_bounds_the_rows(write_recipe, tmp_path):
     rows = sum(copies.values())
     assert rows <= mixwrite._mix_rows(finals, probe, picks) <= rows + docs.height
     assert mixwrite._mix_rows(finals, None, None) == docs.height
+
+
+class RecordingExecutor(LocalExecutor):
+    """The inline executor, keeping the progress label of every map (what the user sees on the progress line)."""
+
+    def __init__(self):
+        super().__init__(1)
+        self.labels: list[str] = []
+
+    def map(self, fn, items, desc="tasks"):
+        self.labels.append(desc)
+        return super().map(fn, items, desc)
+
+
+def test_each_mix_phase_names_itself_on_the_progress_line(write_recipe, tmp_path):
+    docs, finals = _corpus(tmp_path, 6)
+    ex = RecordingExecutor()
+    mixwrite.write_mix(_recipe(write_recipe, SOME, 6, 50), finals, tmp_path, ex)
+    assert ex.labels[0] == "mix (keys)" and ex.labels[-2:] == ["mix (shuffle)", "mix (write)"]
+    assert set(ex.labels[1:-2]) == {"mix (probe)"}  # the cut's bins, then its rows
