@@ -188,3 +188,42 @@ def test_each_mix_phase_names_itself_on_the_progress_line(write_recipe, tmp_path
     mixwrite.write_mix(_recipe(write_recipe, SOME, 6, 50), finals, tmp_path, ex)
     assert ex.labels[0] == "mix (keys)" and ex.labels[-2:] == ["mix (shuffle)", "mix (write)"]
     assert set(ex.labels[1:-2]) == {"mix (probe)"}  # the cut's bins, then its rows
+
+
+def test_a_part_task_reads_about_one_part_of_rows(write_recipe, tmp_path, monkeypatch):
+    """The memory bound of the writer: a part's task reads only the key ranges that overlap its positions, about
+    (1 + 2 / RANGES_PER_PART) parts of rows, not its whole split."""
+    docs, finals = _corpus(tmp_path, 7, n=1200, shards=6)
+    read: list[int] = []
+    real = mixwrite.gather
+
+    def gather(job):
+        want = (pl.col("split") == job.split) & pl.col("_bucket").is_between(job.first, job.last)
+        read.append(sum(pl.scan_parquet(f).filter(want).select(pl.len()).collect().item() for f in job.files))
+        return real(job)
+
+    monkeypatch.setattr(mixwrite, "gather", gather)
+    part_rows = 100
+    _, stats = mixwrite.write_mix(
+        _recipe(write_recipe, None, 7, part_rows), finals, tmp_path, LocalExecutor(1)
+    )
+    assert stats["train"]["docs"] > 5 * part_rows and len(read) > 5
+    assert max(read) <= 2 * part_rows  # RANGES_PER_PART = 4: about 1.5 parts
+
+
+def test_shards_with_different_columns_are_written_as_one_table(write_recipe, tmp_path):
+    """Curated shards need not share every column (a score a step wrote only where it had documents, a column
+    of nulls): the parts hold the union, with nulls where a shard had none."""
+    docs, finals = _corpus(tmp_path, 8, n=120, shards=3)
+    a = pl.read_parquet(finals[0]).with_columns(pl.lit(0.5).alias("score"))
+    b = pl.read_parquet(finals[1]).with_columns(pl.lit(None).alias("score"))  # Null dtype
+    a.write_parquet(finals[0])
+    b.write_parquet(finals[1])
+    mixwrite.write_mix(_recipe(write_recipe, None, 8, 1000), finals, tmp_path, LocalExecutor(1))
+    out = pl.concat(
+        [pl.read_parquet(f) for f in sorted(RunLayout(tmp_path).mix_root.glob("*/part-*.parquet"))]
+    )
+    assert out.height == docs.height and out.schema["score"] == pl.Float64
+    by_id = dict(zip(out["id"], out["score"], strict=True))
+    assert {by_id[i] for i in a["id"]} == {0.5} and {by_id[i] for i in b["id"]} == {None}
+    assert all(by_id[i] is None for i in pl.read_parquet(finals[2])["id"])
