@@ -54,9 +54,7 @@ def _corpus(
     return docs, finals
 
 
-def _recipe(
-    write_recipe, mix: dict | None, seed: int, part_rows: int, fmt: str = "parquet", cap: float = 0.0
-):
+def _recipe(write_recipe, mix: dict | None, seed: int, part_rows: int, fmt: str = "parquet", cap=0.0):
     data = {
         "sources": {
             "fin": {"path": "data/finance/fiqa_posts.json", "format": "json", "domain": "financial"},
@@ -92,20 +90,22 @@ DOCS = {"unit": "docs", "budget": 500, "shares": {"financial": 0.6, "general": 0
         (3, None, 29, 5, "jsonl", 0.0),
         (4, SOME, 16, 2, "parquet", 0.0),
         (5, REPEATS, 41, 3, "parquet", 0.25),
+        (6, REPEATS, 41, 3, "parquet", {"financial": 0.3, "general": 0.0}),  # a cap per domain
     ],
 )
 def test_written_parts_are_the_global_order(
     write_recipe, tmp_path, monkeypatch, seed, mix, part_rows, ranges, fmt, cap
 ):
     monkeypatch.setattr(mixwrite, "RANGES_PER_PART", ranges)
-    docs, finals = _corpus(tmp_path, seed, copies=cap > 0)
+    docs, finals = _corpus(tmp_path, seed, copies=bool(cap))
     recipe = _recipe(write_recipe, mix, seed, part_rows, fmt, cap)
     report, stats = mixwrite.write_mix(recipe, finals, tmp_path, LocalExecutor(1))
     if mix is None:
         assert report is None
         copies = dict.fromkeys(docs["id"].to_list(), 1)
     else:
-        copies, _ = reference_mix(docs, recipe.mix, seed, {"financial": cap, "general": cap} if cap else None)
+        shares = (cap if isinstance(cap, dict) else {"financial": cap, "general": cap}) if cap else None
+        copies, _ = reference_mix(docs, recipe.mix, seed, shares)
         assert report["sources"]
     if mix is REPEATS:
         assert max(copies.values()) > 1  # repeats: epochs 1.. are written too
@@ -176,9 +176,11 @@ class RecordingExecutor(LocalExecutor):
     def __init__(self):
         super().__init__(1)
         self.labels: list[str] = []
+        self.items: list[list] = []
 
     def map(self, fn, items, desc="tasks"):
         self.labels.append(desc)
+        self.items.append(list(items))
         return super().map(fn, items, desc)
 
 
@@ -190,10 +192,11 @@ def test_each_mix_phase_names_itself_on_the_progress_line(write_recipe, tmp_path
     assert set(ex.labels[1:-2]) == {"mix (probe)"}  # the cut's bins, then its rows
 
 
-def test_a_part_task_reads_about_one_part_of_rows(write_recipe, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("mix", "cap"), [(None, 0.0), (REPEATS, 0.25)])
+def test_a_part_task_reads_about_one_part_of_rows(write_recipe, tmp_path, monkeypatch, mix, cap):
     """The memory bound of the writer: a part's task reads only the key ranges that overlap its positions, about
     (1 + 2 / RANGES_PER_PART) parts of rows, not its whole split."""
-    docs, finals = _corpus(tmp_path, 7, n=1200, shards=6)
+    docs, finals = _corpus(tmp_path, 7, n=1200, shards=6, copies=bool(cap))
     read: list[int] = []
     real = mixwrite.gather
 
@@ -204,11 +207,15 @@ def test_a_part_task_reads_about_one_part_of_rows(write_recipe, tmp_path, monkey
 
     monkeypatch.setattr(mixwrite, "gather", gather)
     part_rows = 100
-    _, stats = mixwrite.write_mix(
-        _recipe(write_recipe, None, 7, part_rows), finals, tmp_path, LocalExecutor(1)
-    )
+    ex = RecordingExecutor()
+    _, stats = mixwrite.write_mix(_recipe(write_recipe, mix, 7, part_rows, cap=cap), finals, tmp_path, ex)
+    rows = sum(s["docs"] for s in stats.values())
     assert stats["train"]["docs"] > 5 * part_rows and len(read) > 5
     assert max(read) <= 2 * part_rows  # RANGES_PER_PART = 4: about 1.5 parts
+    # and no more key ranges than that needs: the driver holds a count per range and split
+    (ranges,) = {job.buckets for job in ex.items[-2]}  # the shuffle's jobs
+    per_part = mixwrite.RANGES_PER_PART / part_rows
+    assert rows * per_part <= ranges <= (rows + docs.height) * per_part + 1
 
 
 def test_shards_with_different_columns_are_written_as_one_table(write_recipe, tmp_path):
