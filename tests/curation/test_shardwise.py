@@ -189,7 +189,9 @@ def test_shard_wise_mix_selects_what_the_whole_corpus_sort_selects(
     if bins == "split":  # bins split again and again: the refinement rounds run
         monkeypatch.setattr(mixprobe, "BINS", 4)
         monkeypatch.setattr(mixprobe, "FETCH_ROWS", 3)
-    if bins == "fat":  # as in a large corpus: the bin that holds the cut is fetched with hundreds of documents
+    if (
+        bins == "fat"
+    ):  # as in a large corpus: the bin that holds the cut is fetched with hundreds of documents
         monkeypatch.setattr(mixprobe, "BINS", 2)
         monkeypatch.setattr(mixprobe, "FETCH_ROWS", 1_000_000)
     docs = _docs(seed, 900, with_copies)
