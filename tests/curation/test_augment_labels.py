@@ -18,6 +18,7 @@ from mixloom.recipe import load_recipe
 from tests.conftest import ROOT
 from tests.curation.test_augment_llm import RewriteServer
 from tests.sources import HEADLINES
+from tests.tiny_bert import tiny_config, word_tokenizer
 
 LABELS = {0: "negative", 1: "positive"}
 
@@ -40,21 +41,8 @@ def classifier(tmp_path_factory):
     d = tmp_path_factory.mktemp("sentiment")
     rows = headlines()
     texts, ys = [r["title"].lower() for r in rows], [int(r["sentiment"] > 0) for r in rows]
-    words = sorted({w for t in texts for w in transformers.BasicTokenizer().tokenize(t)})
-    (d / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    tok = transformers.BertTokenizerFast(str(d / "vocab.txt"))
-    tok.save_pretrained(d)
-    cfg = transformers.BertConfig(
-        vocab_size=len(words) + 5,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=2,
-        id2label=LABELS,
-        label2id={v: k for k, v in LABELS.items()},
-    )
+    tok = word_tokenizer(d, sorted({w for t in texts for w in transformers.BasicTokenizer().tokenize(t)}))
+    cfg = tiny_config(tok, num_labels=2, id2label=LABELS, label2id={v: k for k, v in LABELS.items()})
     torch.manual_seed(0)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from curation.steps.registry import build_steps
+from tests.tiny_bert import tiny_config, word_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -17,13 +18,11 @@ def ner_model(tmp_path_factory):
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     out = tmp_path_factory.mktemp("ner")
-    words = ["alice", "lives", "in", "paris", "mail", "at", "call", "."]
-    (out / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    transformers.BertTokenizerFast(vocab_file=str(out / "vocab.txt")).save_pretrained(out)
+    tok = word_tokenizer(out, ["alice", "lives", "in", "paris", "mail", "at", "call", "."])
     labels = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
-    cfg = transformers.BertConfig(
-        vocab_size=len(words) + 5, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=32, id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)},
+    cfg = tiny_config(
+        tok, hidden_size=16, intermediate_size=32, max_position_embeddings=512,
+        id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)},
     )  # fmt: skip
     torch.manual_seed(0)
     model = transformers.BertForTokenClassification(cfg)

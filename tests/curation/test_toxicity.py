@@ -12,6 +12,7 @@ import pytest
 from curation.steps.base import BASE_SCHEMA, REJECT, StepContext
 from curation.steps.toxicity import DETOXIFY_WEIGHTS, ToxicityParams, build
 from mixloom.errors import UserError
+from tests.tiny_bert import tiny_config, word_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSES = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]  # detoxify 'original'
@@ -82,21 +83,8 @@ def tiny_detoxify(tmp_path_factory):
     import transformers
 
     d = tmp_path_factory.mktemp("tiny_detoxify")
-    words = sorted({w for t in RUDE + KIND for w in t.split()})
-    (d / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    tok = transformers.BertTokenizer.from_pretrained(d)  # reads vocab.txt
-    tok.save_pretrained(d)
-    cfg = transformers.BertConfig(
-        vocab_size=len(words) + 5,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=len(CLASSES),
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
+    tok = word_tokenizer(d, sorted({w for t in RUDE + KIND for w in t.split()}), fast=False)
+    cfg = tiny_config(tok, num_labels=len(CLASSES), hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     cfg.save_pretrained(d)
     torch.manual_seed(0)
     threads = torch.get_num_threads()
