@@ -5,6 +5,9 @@ exactly."""
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 
@@ -77,3 +80,45 @@ def reference_mix(docs: pl.DataFrame, mix: Mix, seed: int, aug_share: dict | Non
             extra.height,
         )
     return copies, report
+
+
+def random_docs(seed: int, n: int, with_copies: bool) -> pl.DataFrame:
+    """n documents of three sources in two domains, token counts from 0 to 150, and (with copies) an augmented
+    copy (`parent_id`) beside about 40% of them."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        src = rng.choice(["fin_a", "fin_b", "gen"])
+        rows.append(
+            {
+                "id": f"{src}/{i}",
+                "source": src,
+                "domain": "general" if src == "gen" else "financial",
+                "tokens": rng.choice([0, 1, 3, 7, 20, 150]),
+                "parent_id": None,
+            }
+        )
+        if with_copies and rng.random() < 0.4:
+            rows.append({**rows[-1], "id": f"{src}/{i}~word_replace0", "parent_id": f"{src}/{i}"})
+    df = pl.DataFrame(
+        rows,
+        schema={
+            "id": pl.String,
+            "source": pl.String,
+            "domain": pl.String,
+            "tokens": pl.Int64,
+            "parent_id": pl.String,
+        },
+    )
+    return df if with_copies else df.drop("parent_id")
+
+
+def write_shards(docs: pl.DataFrame, folder: Path, shards: int, seed: int) -> list[Path]:
+    """`docs` cut at seeded places into `shards` Parquet files, as the curated shards of a run."""
+    cuts = sorted(random.Random(seed).sample(range(1, docs.height), shards - 1))
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for k, (a, b) in enumerate(zip([0, *cuts], [*cuts, docs.height], strict=True)):
+        files.append(folder / f"part-{k:05d}.parquet")
+        docs[a:b].write_parquet(files[-1])
+    return files

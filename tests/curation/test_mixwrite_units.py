@@ -4,9 +4,6 @@ and without a mix section, in Parquet and JSONL; an earlier mix never survives a
 
 from __future__ import annotations
 
-import json
-import random
-
 import polars as pl
 import pytest
 
@@ -16,7 +13,7 @@ from curation.mix import plan_mix
 from curation.mixprobe import Probe
 from mixloom.layout import RunLayout
 from mixloom.recipe import load_recipe
-from tests.curation.mix_reference import plan_order, reference_mix
+from tests.curation.mix_reference import plan_order, random_docs, reference_mix, write_shards
 
 SPLITS = {"train": 0.7, "validation": 0.2, "test": 0.1}
 
@@ -24,34 +21,13 @@ SPLITS = {"train": 0.7, "validation": 0.2, "test": 0.1}
 def _corpus(
     tmp_path, seed: int, n: int = 400, shards: int = 5, copies: bool = False
 ) -> tuple[pl.DataFrame, list]:
-    """n documents of three sources (with augmented copies beside some: `parent_id`), cut into shards."""
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        src = rng.choice(["fin_a", "fin_b", "gen"])
-        rows.append(
-            {
-                "id": f"{src}/{i}",
-                "source": src,
-                "domain": "general" if src == "gen" else "financial",
-                "text": f"document {i} of {src}",
-                "tokens": rng.choice([1, 3, 7, 20]),
-                "meta": json.dumps({"n": i}),
-                "parent_id": None,
-            }
-        )
-        if copies and rng.random() < 0.3:
-            rows.append({**rows[-1], "id": f"{src}/{i}~word_replace0", "parent_id": f"{src}/{i}"})
-    docs = pl.DataFrame(rows, schema_overrides={"parent_id": pl.String})
-    docs = docs if copies else docs.drop("parent_id")
-    n = docs.height
-    cuts = sorted(rng.sample(range(1, n), shards - 1))
-    finals = []
-    for k, (a, b) in enumerate(zip([0, *cuts], [*cuts, n], strict=True)):
-        finals.append(tmp_path / "curated" / f"part-{k:05d}.parquet")
-        finals[-1].parent.mkdir(parents=True, exist_ok=True)
-        docs[a:b].write_parquet(finals[-1])
-    return docs, finals
+    """The reference's random documents (augmented copies beside some, with `copies`), with a text and the
+    record's fields as curated documents have them, cut into shards."""
+    docs = random_docs(seed, n, copies).with_columns(
+        (pl.lit("document ") + pl.col("id")).alias("text"),
+        pl.format('{{"n": {}}}', pl.int_range(pl.len())).alias("meta"),
+    )
+    return docs, write_shards(docs, tmp_path / "curated", shards, seed)
 
 
 def _recipe(write_recipe, mix: dict | None, seed: int, part_rows: int, fmt: str = "parquet", cap=0.0):

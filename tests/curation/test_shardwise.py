@@ -20,7 +20,7 @@ from curation.mixwrite import ScatterJob, _copies
 from curation.pipeline import curate
 from mixloom.recipe import load_recipe
 from mixloom.sections.curate import Mix
-from tests.curation.mix_reference import plan_order, reference_mix
+from tests.curation.mix_reference import plan_order, random_docs, reference_mix, write_shards
 
 
 def _shard(path: Path, ids: list, source: str = "s") -> dict:
@@ -140,35 +140,6 @@ def test_hostile_ids_through_a_real_run_same_for_one_and_two_workers(tmp_path, w
     assert sorted(kept) == sorted(["mixed/1", "mixed/2", "mixed/1.5", "mixed/True", "same/z"])
 
 
-def _docs(seed: int, n: int, with_copies: bool) -> pl.DataFrame:
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        src = rng.choice(["fin_a", "fin_b", "gen"])
-        rows.append(
-            {
-                "id": f"{src}/{i}",
-                "source": src,
-                "domain": "general" if src == "gen" else "financial",
-                "tokens": rng.choice([0, 1, 3, 7, 20, 150]),
-                "parent_id": None,
-            }
-        )
-        if with_copies and rng.random() < 0.4:
-            rows.append({**rows[-1], "id": f"{src}/{i}~word_replace0", "parent_id": f"{src}/{i}"})
-    df = pl.DataFrame(
-        rows,
-        schema={
-            "id": pl.String,
-            "source": pl.String,
-            "domain": pl.String,
-            "tokens": pl.Int64,
-            "parent_id": pl.String,
-        },
-    )
-    return df if with_copies else df.drop("parent_id")
-
-
 @pytest.mark.parametrize(
     ("seed", "unit", "budget", "with_copies", "bins"),
     [
@@ -194,7 +165,7 @@ def test_shard_wise_mix_selects_what_the_whole_corpus_sort_selects(
     ):  # as in a large corpus: the bin that holds the cut is fetched with hundreds of documents
         monkeypatch.setattr(mixprobe, "BINS", 2)
         monkeypatch.setattr(mixprobe, "FETCH_ROWS", 1_000_000)
-    docs = _docs(seed, 900, with_copies)
+    docs = random_docs(seed, 900, with_copies)
     mix = Mix.model_validate(
         {
             "unit": unit,
@@ -207,11 +178,7 @@ def test_shard_wise_mix_selects_what_the_whole_corpus_sort_selects(
     )
     aug_share = {"financial": 0.3, "general": 0.1} if with_copies else None
     expected, ref_report = reference_mix(docs, mix, seed, aug_share)
-    bounds = sorted(random.Random(seed).sample(range(1, docs.height), 6))
-    files = []
-    for k, (a, b) in enumerate(zip([0, *bounds], [*bounds, docs.height], strict=True)):
-        files.append(tmp_path / f"part-{k:05d}.parquet")
-        docs[a:b].write_parquet(files[-1])
+    files = write_shards(docs, tmp_path, 7, seed)
     probe = Probe.build(files, tmp_path / "keys", LocalExecutor(1), seed, unit)
     picks, report = plan_mix(probe, mix, seed, aug_share)
     got = {}
