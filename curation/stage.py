@@ -45,7 +45,7 @@ class CurateStage(Stage):
             if info.reads is not None:
                 files += info.reads(params)
         unit = curation_unit(recipe)
-        return files + label_classifiers(recipe) + ([unit] if unit != "approx" else [])
+        return files + label_classifiers(recipe.get("augment")) + ([unit] if unit != "approx" else [])
 
     def run(self, recipe: Recipe, layout: RunLayout) -> dict[str, Any]:
         from curation.pipeline import curate_docs

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mixloom.figures import pyplot
+from mixloom.figures import png, pyplot
 
 
 def quiet_libraries() -> None:
@@ -54,7 +54,6 @@ def read_log(path: Path) -> list[dict[str, Any]]:
 def plot_loss(records: list[dict[str, Any]], out: Path, title: str = "") -> Path:
     """Train loss per step and validation loss per domain, on one chart (PNG)."""
     plt = pyplot()
-
     train = [(r["step"], r["loss"]) for r in records if "loss" in r]
     evals = [r for r in records if "eval" in r]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
@@ -68,7 +67,5 @@ def plot_loss(records: list[dict[str, Any]], out: Path, title: str = "") -> Path
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    out.write_bytes(png(fig))
     return out

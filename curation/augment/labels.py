@@ -23,7 +23,7 @@ from typing import Any
 
 from curation.augment.section import LabelKeep
 from curation.steps.base import REJECT
-from mixloom.errors import UserError
+from mixloom.errors import UserError, first_line
 from mixloom.manifest import file_checksum
 from verification.answers import check_math
 
@@ -52,7 +52,7 @@ class Classifier:
         except (OSError, ValueError) as e:
             raise UserError(
                 f"augment label classifier {path}: cannot load it as a transformers text-classification model "
-                f"({str(e).splitlines()[0][:200]}); point label.classifier at a directory with config.json, "
+                f"({first_line(e, 200)}); point label.classifier at a directory with config.json, "
                 "the weights and the tokenizer"
             ) from None
         self.torch = torch
@@ -94,15 +94,16 @@ def classifier_fingerprint(path: str) -> str:
 
 def check_labels(copies: list[dict[str, Any]], lk: LabelKeep, method: str) -> None:
     """Set the reject reason of every copy (not yet rejected) that lost its document's label."""
-    todo = [c for c in copies if c.get(REJECT) is None]
-    labels = [label_of(c, lk.field) for c in todo]
-    for c, label in zip(todo, labels, strict=True):
+    todo, labels = [], []
+    for c in copies:
+        if c.get(REJECT) is not None:
+            continue
+        label = label_of(c, lk.field)
         if label is None:
             c[REJECT] = f"label: the document has no '{lk.field}' to keep"
-    todo, labels = (
-        [c for c, lab in zip(todo, labels, strict=True) if lab is not None],
-        [lab for lab in labels if lab is not None],
-    )
+        else:
+            todo.append(c)
+            labels.append(label)
     if not todo:
         return
     if lk.classifier is not None:

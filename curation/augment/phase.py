@@ -67,9 +67,8 @@ def section(recipe: Recipe) -> AugmentSection | None:
     return aug
 
 
-def label_classifiers(recipe: Recipe) -> list[str]:
-    """The label classifier directories the recipe's augment methods read (as written)."""
-    aug = recipe.get("augment")
+def label_classifiers(aug: AugmentSection | None) -> list[str]:
+    """The label classifier directories that the augment methods read."""
     methods = aug.methods().values() if aug is not None else []
     return [m.label.classifier for m in methods if m.label is not None and m.label.classifier is not None]
 
@@ -157,11 +156,7 @@ def augment_phase(
     if aug is None:
         return shards, read_key, {}, {}, []
     aug_json = aug.model_dump(mode="json")
-    models = {
-        m.label.classifier: classifier_fingerprint(m.label.classifier)
-        for m in aug.methods().values()
-        if m.label is not None and m.label.classifier is not None
-    }  # a retrained classifier re-checks every copy
+    models = {p: classifier_fingerprint(p) for p in label_classifiers(aug)}  # a retrained one re-checks all
     key = stable_hash(
         {"read": read_key, "augment": aug_json, "seed": recipe.seed, "models": models, "code": code_version()}
     )
